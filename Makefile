@@ -1,0 +1,39 @@
+# Every target does its own setup: a local virtual environment in .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORE   := $(VENV)/.core-installed
+DEV    := $(VENV)/.dev-installed
+
+.PHONY: demo test lint format bench examples clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(CORE)
+
+demo: $(CORE)
+	$(BIN)/toolwall demo --config toolwall.toml
+
+lint: $(DEV)
+	$(BIN)/ruff check toolwall tests benchmarks examples
+	$(BIN)/ruff format --check toolwall tests benchmarks examples
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: $(DEV)
+	$(BIN)/ruff format toolwall tests benchmarks examples
+	$(BIN)/ruff check --fix toolwall tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,60 @@
+"""toolwall: a firewall for the tool calls of LLM agents.
+
+from toolwall import Firewall, ToolCall, Caller
+
+firewall = Firewall.from_config("toolwall.toml")
+decision = firewall.decide(ToolCall(tool="fs.read", args={"path": "/etc/passwd"}), caller=me)
+decision.action   # Action.BLOCK
+decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the workspace'
+"""
+
+from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callback, DenyAll
+from toolwall.config import Config, Limits
+from toolwall.engine import Firewall
+from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.model import (
+    Action,
+    Caller,
+    Decision,
+    Reason,
+    ReasonKind,
+    RuleVerdict,
+    ToolCall,
+    TraceEntry,
+)
+from toolwall.policy import NoRules, RuleEngine
+from toolwall.schemas import SchemaRegistry, ToolSchema
+from toolwall.session import SessionState, SessionStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "ApprovalAnswer",
+    "ApprovalRequest",
+    "Approver",
+    "Blocked",
+    "Callback",
+    "Caller",
+    "Config",
+    "ConfigError",
+    "Decision",
+    "DenyAll",
+    "Firewall",
+    "Limits",
+    "NoRules",
+    "PolicyError",
+    "Reason",
+    "ReasonKind",
+    "RuleEngine",
+    "RuleVerdict",
+    "SchemaLoadError",
+    "SchemaRegistry",
+    "SessionState",
+    "SessionStore",
+    "ToolCall",
+    "ToolSchema",
+    "ToolwallError",
+    "TraceEntry",
+    "__version__",
+]

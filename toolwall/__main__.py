@@ -1,0 +1,3 @@
+from toolwall.cli import main
+
+raise SystemExit(main())

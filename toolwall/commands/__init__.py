@@ -1,0 +1,1 @@
+"""Sub-commands of the `toolwall` command line, one module each."""

@@ -1,0 +1,191 @@
+"""`toolwall.toml`: loading, validation, and paths resolved relative to the file.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is a load error that
+names the key instead of a setting silently ignored. Defaults are the safe choice.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from toolwall.errors import ConfigError
+
+DEFAULT_CONFIG = "toolwall.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyConfig(_Section):
+    schemas: Path = Path("schemas")
+    rules: Path | list[Path] = Path("rules")
+    unknown_tool: Literal["block", "allow"] = "block"
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        return list(self.rules) if isinstance(self.rules, list) else [self.rules]
+
+
+class Limits(_Section):
+    """Bounds on a call's arguments, checked before anything else looks at them."""
+
+    max_arg_bytes: int = Field(default=65536, gt=0)
+    max_depth: int = Field(default=32, gt=0, le=1000)
+    max_string_length: int = Field(default=16384, gt=0)
+
+
+class ClaimNames(_Section):
+    tools: str = "tools"
+    groups: str = "groups"
+    session: str = "sid"
+    scope: str = "scope"
+
+
+class IdentityConfig(_Section):
+    """How callers prove who they are: a JWT whose audience is toolwall."""
+
+    audience: str
+    issuer: str | None = None
+    algorithms: list[str]
+    public_key_file: Path | None = None
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    hs256_secret_env: str | None = None
+    leeway_s: int = Field(default=30, ge=0, le=600)
+    max_token_bytes: int = Field(default=8192, gt=0)
+    jwks_timeout_s: float = Field(default=5.0, gt=0)
+    jwks_cache_s: int = Field(default=300, ge=0)
+    cache_size: int = Field(default=1024, ge=0)
+    claims: ClaimNames = ClaimNames()
+
+    @field_validator("algorithms")
+    @classmethod
+    def _explicit_algorithms(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one algorithm")
+        if any(a.lower() == "none" for a in value):
+            raise ValueError('"none" is never accepted')
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> IdentityConfig:
+        sources = [
+            name
+            for name in ("public_key_file", "jwks_file", "jwks_url", "hs256_secret_env")
+            if getattr(self, name) is not None
+        ]
+        if len(sources) != 1:
+            found = ", ".join(sources) or "none"
+            raise ValueError(
+                "set exactly one key source of public_key_file, jwks_file, jwks_url, "
+                f"hs256_secret_env (found: {found})"
+            )
+        return self
+
+
+class AuditConfig(_Section):
+    path: Path | None = None
+    redact_keys: list[str] = Field(default_factory=lambda: ["password", "token", "secret"])
+    redact_paths: list[str] = Field(default_factory=list)
+    on_failure: Literal["block", "allow"] = "block"
+
+
+class ApprovalsConfig(_Section):
+    approver: Literal["deny", "console", "queue"] = "deny"
+    queue: Path = Path("approvals.db")
+    timeout_s: float = Field(default=300.0, gt=0)
+    ttl_s: float = Field(default=900.0, gt=0)
+
+
+class McpServerConfig(_Section):
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set exactly one of command (stdio) or url (streamable HTTP)")
+        return self
+
+
+class McpConfig(_Section):
+    separator: str = Field(default="__", min_length=1)
+    identity_header: str = "X-Toolwall-Identity"
+    lock_file: Path = Path("toolwall.lock")
+    elicitation: bool = True
+    call_timeout_s: float = Field(default=60.0, gt=0)
+    servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+
+class Config(_Section):
+    """The whole `toolwall.toml`. `base_dir` is where relative paths in it resolve from."""
+
+    policy: PolicyConfig = PolicyConfig()
+    limits: Limits = Limits()
+    identity: IdentityConfig | None = None
+    audit: AuditConfig | None = None
+    approvals: ApprovalsConfig = ApprovalsConfig()
+    mcp: McpConfig = McpConfig()
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the file, made absolute relative to the file's folder."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Config:
+        """Read and validate a `toolwall.toml`. Raises `ConfigError` naming the key at fault."""
+        file = Path(path if path is not None else DEFAULT_CONFIG)
+        try:
+            raw = file.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: no such configuration file") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+        return cls.from_dict(data, base_dir=file.resolve().parent, source=file)
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], base_dir: Path | None = None, source: Path | None = None
+    ) -> Config:
+        """Validate a configuration given as a dict (a parsed TOML document)."""
+        for forbidden in ("base_dir", "path"):
+            if forbidden in data:
+                raise ConfigError(f"{source or 'config'}: {forbidden}: unknown key")
+        try:
+            return cls.model_validate({**data, "base_dir": base_dir or Path.cwd(), "path": source})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: Path | None) -> str:
+    where = str(source) if source is not None else "config"
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {key or '(top level)'}: {message}")
+    return "\n".join(lines)
