@@ -48,7 +48,7 @@ class SchemaViolation:
 class ToolSchema:
     """A tool's schema with its validator compiled once."""
 
-    __slots__ = ("description", "name", "schema", "source", "_validator")
+    __slots__ = ("_validator", "description", "name", "schema", "source")
 
     def __init__(
         self, name: str, schema: Mapping[str, Any], source: str, description: str | None = None
