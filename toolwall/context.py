@@ -20,11 +20,12 @@ class Identity:
     session: str | None = None
 
 
-_current: ContextVar[Identity] = ContextVar("toolwall_identity", default=Identity())
+_NOBODY = Identity()
+_current: ContextVar[Identity | None] = ContextVar("toolwall_identity", default=None)
 
 
 def current() -> Identity:
-    return _current.get()
+    return _current.get() or _NOBODY
 
 
 @contextmanager

@@ -220,7 +220,7 @@ class Firewall:
         token: str | None = None,
         session: str | None = None,
     ) -> Decision:
-        """`decide` for async code. Deciding is CPU-bound and takes microseconds, so it runs inline."""
+        """`decide` for async code: deciding is CPU-bound and short, so it runs inline."""
         return self.decide(call, caller=caller, token=token, session=session)
 
     def _normalize(self, raw_args: Any) -> dict[str, Any]:
@@ -394,7 +394,8 @@ class Firewall:
         """Decide `call` and, if it may run, call `executor(**args)` with the final arguments."""
         from toolwall.guard import run
 
-        return run(self, call, executor, caller, token, session, on_block)
+        result: R | str = run(self, call, executor, caller, token, session, on_block)
+        return result
 
     async def arun(
         self,

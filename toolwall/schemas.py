@@ -59,7 +59,7 @@ class ToolSchema:
         self.description = description
         cls = validator_for(schema, default=Draft202012Validator)
         try:
-            cls.check_schema(schema)
+            cls.check_schema(dict(schema))
         except SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise SchemaLoadError(
