@@ -157,8 +157,8 @@ class Firewall:
             trace.extend(verdict.trace)
             action = verdict.action
             final_args = args
-            if action is Action.REWRITE:
-                assert verdict.args is not None
+            # Rewrites also apply to an escalated call: the approver sees what would run.
+            if verdict.args is not None and action is not Action.BLOCK:
                 final_args = verdict.args
                 self._validate(tool, final_args, "revalidate", trace, rewritten=True)
             decision = self._decision(
