@@ -422,7 +422,7 @@ class Checker:
             self.error(
                 ref.loc,
                 f"{dotted} is not in the schema of {_tool_list(info.absent)}"
-                + (" (use has() to test for it)" if not guarded else ""),
+                + self._suggest_field(ref, ctx.tools),
             )
             return None
         if info.open and not info.present:
@@ -441,6 +441,19 @@ class Checker:
         if info.types is None or not info.types or info.open:
             return None
         return frozenset(info.types)
+
+    def _suggest_field(self, ref: ast.Ref, tools: list[str]) -> str:
+        """`; did you mean args.limit?` for a misspelt top-level field."""
+        if len(ref.steps) != 1 or not isinstance(ref.steps[0], ast.Key):
+            return ""
+        names: set[str] = set()
+        for tool in tools:
+            schema = self.schemas.get(tool)
+            props = schema.schema.get("properties") if schema is not None else None
+            if isinstance(props, Mapping):
+                names.update(str(k) for k in props)
+        close = _closest(ref.steps[0].name, sorted(names))
+        return f"; did you mean `args.{close}`?" if close else ""
 
     def _field(self, ref: ast.Ref, tools: list[str]) -> _Field | None:
         """What the covered tools' schemas say about `args.PATH`; None without schemas."""
@@ -542,7 +555,9 @@ class Checker:
         right = self._expr(expr.right, ctx)
         if op in ("<", "<=", ">", ">="):
             for side, types in ((expr.left, left), (expr.right, right)):
-                self._need(types, NUMBER, side, f"`{op}` compares numbers")
+                if types is not None and not (types & NUMBER):  # type: ignore[operator]
+                    self._need(types, NUMBER, side, f"`{op}` compares numbers")
+                    break
         elif op in ("startswith", "endswith", "under"):
             for side, types in ((expr.left, left), (expr.right, right)):
                 self._need(types, STRING, side, f"`{op}` needs strings")

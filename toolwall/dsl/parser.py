@@ -397,6 +397,11 @@ def _source_span(text: str, tree: Tree[Any]) -> str:
 
 # -- syntax errors in plain words --------------------------------------------------------------
 
+KEYWORDS = frozenset(
+    "rule on when unless block escalate rewrite drop because let taint assert never allow and or "
+    "not in any all true false null matches startswith endswith contains under".split()
+)
+
 # What each terminal means to a person writing rules.
 _WORDS = {
     "NAME": "a name",
@@ -458,6 +463,7 @@ _CHAR_HINTS = {
     "{": "a rule is written without braces: rule NAME: on PATTERN ... ACTION",
     "}": "a rule is written without braces: rule NAME: on PATTERN ... ACTION",
     "=": "use `==` to compare; `=` only appears in `let` and in `rewrite`",
+    '"': 'a string must end on the line it starts: a closing `"` is missing',
 }
 
 
@@ -500,7 +506,7 @@ def _describe(names: Iterable[str]) -> str:
 
 def _expected(exc: UnexpectedInput) -> str:
     if isinstance(exc, UnexpectedToken):
-        found = "the end of the text" if exc.token.type == "$END" else f"`{exc.token!s}`"
+        found = "end of the text" if exc.token.type == "$END" else f"`{exc.token!s}`"
         return f"unexpected {found}; expected {_describe(exc.accepts or exc.expected)}"
     if isinstance(exc, UnexpectedCharacters):
         return f"unexpected character `{exc.char}`"
@@ -594,6 +600,21 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
             hint = None
         if hint is None and isinstance(exc, UnexpectedToken) and str(exc.token) == "=":
             hint = _CHAR_HINTS["="]
+    if (
+        isinstance(exc, UnexpectedToken)
+        and "NAME" in (exc.accepts or exc.expected)
+        and str(exc.token) in KEYWORDS
+    ):
+        hint = (
+            f"`{exc.token}` is a reserved word and cannot be a name (a field with that name "
+            f'is written args["{exc.token}"])'
+        )
+    if (
+        hint
+        and hint.startswith("tool patterns")
+        and not str(getattr(exc, "token", "")).startswith('"')
+    ):
+        hint = None  # that example shares its parser state with other mistakes
     if hint:
         message = f"{message} ({hint})" if hint.startswith("use") else f"{hint}; {message}"
     loc = ast.Loc(filename, line, col, line, col + width)
