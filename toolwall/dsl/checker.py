@@ -250,7 +250,7 @@ class Checker:
         if types is not None and "boolean" not in types:
             self.error(
                 _loc(expr),
-                f"a condition must be true or false, but this is a {_names(types)}",
+                f"a condition must be true or false, but this is {_a(_names(types))}",
             )
 
     def _rewrite(self, item: ast.RewriteItem, ctx: _Ctx) -> None:
@@ -303,7 +303,7 @@ class Checker:
             self.error(
                 _loc(item.value),
                 f"{dotted} is a {_names(frozenset(info.types))} in the schema of "
-                f"{_tool_list(info.present)}, but this value is a {_names(value_types)}",
+                f"{_tool_list(info.present)}, but this value is {_a(_names(value_types))}",
             )
 
     # -- expressions
@@ -348,7 +348,7 @@ class Checker:
 
     def _need(self, types: Types, want: Types, node: ast.Expr, message: str) -> None:
         if types is not None and want is not None and not (types & want):
-            self.error(_loc(node), f"{message}, but this is a {_names(types)}")
+            self.error(_loc(node), f"{message}, but this is {_a(_names(types))}")
 
     def _regex(self, node: ast.Regex) -> None:
         try:
@@ -514,7 +514,7 @@ class Checker:
             self._constant_regex(regex, ctx, "replace()")
             return STRING
         types = self._expr(call.args[0], ctx)
-        self._need(types, arg_type, call.args[0], f"{name}() needs a {_names(arg_type)}")
+        self._need(types, arg_type, call.args[0], f"{name}() needs {_a(_names(arg_type))}")
         return result
 
     def _constant_regex(self, node: ast.Expr, ctx: _Ctx, what: str) -> None:
@@ -538,7 +538,7 @@ class Checker:
             if left is not None and right is not None and not (left & right):
                 self.error(
                     expr.op_loc,
-                    f"`+` cannot combine a {_names(left)} and a {_names(right)}",
+                    f"`+` cannot combine {_a(_names(left))} and {_a(_names(right))}",
                 )
             return left if left is not None and len(left) == 1 else None
         for side, types in ((expr.left, left), (expr.right, right)):
@@ -585,7 +585,7 @@ class Checker:
         ):
             self.error(
                 expr.op_loc,
-                f"`{op}` compares a {_names(left)} with a {_names(right)}: "
+                f"`{op}` compares {_a(_names(left))} with {_a(_names(right))}: "
                 f"{'never' if op == '==' else 'always'} true",
             )
         return BOOLEAN
@@ -825,6 +825,10 @@ def _names(types: Types) -> str:
     order = ["string", "number", "boolean", "null", "list", "object", "regex"]
     names = [t for t in order if t in types] + sorted(t for t in types if t not in order)
     return " or ".join(names)
+
+
+def _a(text: str) -> str:
+    return ("an " if text[:1] in ("a", "e", "i", "o", "u") else "a ") + text
 
 
 def _tool_list(tools: list[str]) -> str:

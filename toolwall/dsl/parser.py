@@ -398,8 +398,11 @@ def _source_span(text: str, tree: Tree[Any]) -> str:
 # -- syntax errors in plain words --------------------------------------------------------------
 
 KEYWORDS = frozenset(
-    "rule on when unless block escalate rewrite drop because let taint assert never allow and or "
-    "not in any all true false null matches startswith endswith contains under".split()
+    {
+        *("rule", "on", "when", "unless", "block", "escalate", "rewrite", "drop", "because"),
+        *("let", "taint", "assert", "never", "allow", "and", "or", "not", "in", "any", "all"),
+        *("true", "false", "null", "matches", "startswith", "endswith", "contains", "under"),
+    }
 )
 
 # What each terminal means to a person writing rules.
