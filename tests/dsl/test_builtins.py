@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import doctest
 import ipaddress
 import posixpath
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -896,3 +898,10 @@ def test_replace_agrees_with_python_re_for_literal_replacements(
     # For ASCII-only classes and a literal replacement, RE2 and Python's engine agree.
     expected = re.sub(source, repl, subject, flags=re.ASCII)
     assert replace(subject, compile_regex(source), repl) == expected
+
+
+def test_the_documentation_examples_run() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "builtins.md"
+    result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 20
+    assert result.failed == 0
