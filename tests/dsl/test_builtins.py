@@ -825,6 +825,16 @@ def test_regexes_run_in_linear_time_on_hostile_input() -> None:
     assert replace("a" * 50_000 + "!", compile_regex(r"(a|aa)+!"), "ok") == "ok"
 
 
+def test_newlines_do_not_slip_through_anchored_allow_lists() -> None:
+    # `$` is the end of the text (Python's `re` also matches before a final newline), and `.`
+    # stops at a newline unless the regex says (?s).
+    assert not search(compile_regex(r"^ls$"), "ls\n")
+    assert not search(compile_regex(r"^ls [a-z ]*$"), "ls x\nrm -rf /")
+    assert not search(compile_regex(r"^ls .*$"), "ls x\nrm -rf /")
+    assert search(compile_regex(r"(?s)^ls .*$"), "ls x\nrm -rf /")
+    assert search(compile_regex(r"(?m)^rm"), "ls x\nrm -rf /")
+
+
 def test_search_rejects_wrong_types() -> None:
     with pytest.raises(BuiltinError, match="expects a regex"):
         search("a+", "aaa")
