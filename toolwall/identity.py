@@ -505,6 +505,9 @@ class JWTVerifier:
         raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(raw) < 32:
             raise ConfigError("identity: an HMAC secret must be at least 32 bytes")
+        if b"-----BEGIN" in raw or raw.lstrip().startswith((b"ssh-", b"ecdsa-sha2-", b"{")):
+            # A published key used as the shared secret lets anyone who has it sign tokens.
+            raise ConfigError("identity: the HMAC secret looks like a key (PEM, SSH or JWK)")
         return cls(
             StaticKey(raw, algorithms),
             audience=audience,
