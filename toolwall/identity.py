@@ -255,9 +255,15 @@ def _jwk_for(data: Mapping[str, Any], alg: str) -> jwt.PyJWK:
     if declared is not None and declared != alg:
         raise AlgorithmNotAllowed(f"key {_shown(kid)} is for {_shown(declared)}, not {alg}")
     try:
-        return jwt.PyJWK(dict(data), algorithm=alg)
-    except jwt.PyJWTError as exc:
+        key = jwt.PyJWK(dict(data), algorithm=alg)
+        # Fails here, not at verification, for a curve that does not fit the algorithm.
+        prepared = key.Algorithm.prepare_key(key.key)
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise AlgorithmNotAllowed(f"key {_shown(kid)} cannot verify {alg}: {exc}") from None
+    weak = key.Algorithm.check_key_length(prepared)
+    if weak:
+        raise AlgorithmNotAllowed(f"key {_shown(kid)} is refused for {alg}: {weak}")
+    return key
 
 
 def _signing_jwks(keys: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
@@ -356,6 +362,8 @@ class RemoteJWKS:
             raise KeySetUnavailable(f"the JWKS at {self.url} is unusable: {exc}") from None
         except (jwt.PyJWKSetError, jwt.PyJWKError, ValueError) as exc:
             raise KeySetUnavailable(f"the JWKS at {self.url} is unusable: {exc}") from None
+        # PyJWK has no public accessor for the JWK it was built from; it is needed to rebuild
+        # the key for the token's algorithm when the JWK does not pin one with "alg".
         data: Mapping[str, Any] = found._jwk_data
         # The key object is rebuilt only when the JWK itself changes (rotation reuses no kid).
         fingerprint = json.dumps(data, sort_keys=True, default=str)

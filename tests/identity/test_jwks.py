@@ -272,3 +272,19 @@ def test_jwks_url_from_config(server: JWKSServer, tmp_path: Path) -> None:
         headers={"kid": "k"},
     )
     assert verifier.verify(live).tools == ("fs.read",)
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing the test token
+def test_jwks_keys_that_do_not_fit_are_refused(server: JWKSServer, clock: Clock) -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    server.jwks = {"keys": [jwk(p384, "p384"), jwk(weak, "weak")]}
+    verifier = remote(server.url, clock, algorithms=["ES256", "RS256"])
+    # A P-384 key presented for ES256 (pyjwt would otherwise infer ES384 from the curve).
+    forged_header = jwt.encode(claims(iss=None), p384, algorithm="ES384", headers={"kid": "p384"})
+    head = jwt.utils.base64url_encode(json.dumps({"alg": "ES256", "kid": "p384"}).encode())
+    _, body, sig = forged_header.split(".")
+    _, reason = verifier.caller_for(f"{head.decode()}.{body}.{sig}")
+    assert reason is not None and "(alg_not_allowed)" in reason.message
+    _, reason = verifier.caller_for(token(weak, "RS256", "weak"))
+    assert reason is not None and "(alg_not_allowed)" in reason.message and "1024" in reason.message
