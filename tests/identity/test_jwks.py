@@ -274,7 +274,9 @@ def test_jwks_url_from_config(server: JWKSServer, tmp_path: Path) -> None:
     assert verifier.verify(live).tools == ("fs.read",)
 
 
-@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing the test token
+@pytest.mark.filterwarnings(
+    "ignore::jwt.warnings.InsecureKeyLengthWarning"
+)  # signing the test token
 def test_jwks_keys_that_do_not_fit_are_refused(server: JWKSServer, clock: Clock) -> None:
     p384 = ec.generate_private_key(ec.SECP384R1())
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)

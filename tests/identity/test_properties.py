@@ -80,3 +80,43 @@ def test_any_one_character_change_is_refused(ed_key: Family, position: int, char
         assert reason is None and caller.sub == "alice"
     else:
         assert reason is not None and caller == Caller.anonymous()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tools=st.one_of(st.lists(st.text(max_size=8), max_size=4), _JSON),
+    groups=st.one_of(st.lists(st.text(max_size=8), max_size=3), _JSON),
+    scope=st.one_of(
+        st.lists(
+            st.sampled_from(["openid", "tool:fs.*", "tool:", "tool:a b", "x"]), max_size=4
+        ).map(" ".join),
+        _JSON,
+    ),
+)
+def test_signed_claims_of_any_shape_grant_exactly_their_strings_or_refuse(
+    ed_key: Family, tools: Any, groups: Any, scope: Any
+) -> None:
+    token = sign(
+        ed_key,
+        claims(iss=None, iat=None, nbf=None, exp=4_000_000_000, tools=tools, groups=groups)
+        | {"scope": scope},
+    )
+    caller, reason = _verifier(ed_key).caller_for(token)
+    if reason is not None:
+        assert caller == Caller.anonymous()
+        assert "(invalid_claim)" in reason.message or "(too_large)" in reason.message
+        return
+    granted = list(tools or [])
+    entries = scope.split() if isinstance(scope, str) else scope or []
+    granted += [e[len("tool:") :] for e in entries if e.startswith("tool:")]
+    assert caller.authenticated
+    assert caller.tools == tuple(dict.fromkeys(granted))
+    assert all(isinstance(t, str) and t for t in caller.tools)
+    assert caller.groups == tuple(groups or [])
