@@ -219,3 +219,19 @@ def test_ttl_syntax() -> None:
     assert parse_ttl("12h") == 43200
     assert parse_ttl("7d") == 604800
     assert parse_ttl("1h30m") == 5400
+
+
+def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole scaffold through `Firewall.from_config` (its rule needs the rule language)."""
+    pytest.importorskip("toolwall.dsl")
+    firewall = Firewall.from_config(policy / "toolwall.toml")
+    assert isinstance(firewall.identity, JWTVerifier)
+    alice = mint(capsys, "--sub", "alice", "--tools", "email.*")
+    bob = mint(capsys, "--sub", "bob", "--tools", "fs.read")
+    inside = {"to": ["a@example.com"], "subject": "s", "body": "b"}
+    outside = {"to": ["a@elsewhere.test"], "subject": "s", "body": "b"}
+    assert firewall.decide({"tool": "email.send", "args": inside}, token=alice).allowed
+    held = firewall.decide({"tool": "email.send", "args": outside}, token=alice)
+    assert held.action is Action.ESCALATE and held.rules == ["mail_outside_company"]
+    blocked = firewall.decide({"tool": "email.send", "args": inside}, token=bob)
+    assert blocked.action is Action.BLOCK and blocked.reason == "bob is not granted email.send"
