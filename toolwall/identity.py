@@ -28,12 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509 import load_pem_x509_certificate
 from jwt.algorithms import get_default_algorithms
 
@@ -388,6 +388,13 @@ def _cause(exc: BaseException) -> str:
     return str(reason if reason is not None else cause)
 
 
+_PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
+
 # -- the verifier -------------------------------------------------------------------------------
 
 
@@ -455,17 +462,24 @@ class JWTVerifier:
     @classmethod
     def from_public_key(
         cls,
-        key: PublicKeyTypes | str | bytes,
+        key: PublicKeyTypes | PrivateKeyTypes | str | bytes,
         *,
         audience: str,
         algorithms: Sequence[str] | None = None,
         **options: Any,
     ) -> JWTVerifier:
         """A verifier for one public key: a key object, or PEM text (a key or certificate).
+        Given a private key object, it keeps only the public half.
 
         `algorithms` defaults to the key's usual one (RS256, ES256..., EdDSA).
         """
-        public = load_public_key(key) if isinstance(key, str | bytes) else key
+        public: PublicKeyTypes
+        if isinstance(key, str | bytes):
+            public = load_public_key(key)
+        elif isinstance(key, _PRIVATE_KEY_TYPES):
+            public = key.public_key()  # keep only what verifying needs
+        else:
+            public = cast("PublicKeyTypes", key)
         algs = list(algorithms) if algorithms is not None else default_algorithms(public)
         return cls(StaticKey(public, algs), audience=audience, algorithms=algs, **options)
 

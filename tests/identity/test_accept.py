@@ -116,3 +116,9 @@ def test_several_algorithms_for_one_rsa_key(rsa_key: Family, verifier_for: Make,
     verifier = verifier_for(rsa_key, algorithms=algs)
     for alg in algs:
         assert verifier.verify(jwt.encode(claims(), rsa_key.private, algorithm=alg)).sub == "alice"
+
+
+def test_a_private_key_object_is_reduced_to_its_public_half(ed_key: Family) -> None:
+    verifier = JWTVerifier.from_public_key(ed_key.private, audience="toolwall", issuer=ISSUER)
+    key = verifier.keys.key_for(None, "EdDSA")  # type: ignore[attr-defined]
+    assert not hasattr(key, "private_bytes")

@@ -123,3 +123,26 @@ def test_cache_keys_are_digests_not_tokens(ed_key: Family, verifier_for: Make) -
     assert all(isinstance(k, bytes) and len(k) == 32 for k in verifier._cache)
     verifier.clear_cache()
     assert len(verifier._cache) == 0
+
+
+def test_concurrent_callers(ed_key: Family, verifier_for: Make) -> None:
+    import threading
+
+    verifier = verifier_for(ed_key, cache_size=8)
+    tokens = [sign(ed_key, claims(sub=f"user{i}")) for i in range(20)]
+    results: list[str | None] = []
+    lock = threading.Lock()
+
+    def work(offset: int) -> None:
+        for i in range(40):
+            caller, reason = verifier.caller_for(tokens[(i + offset) % len(tokens)])
+            with lock:
+                results.append(caller.sub if reason is None else None)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 160 and None not in results
+    assert len(verifier._cache) <= 8
