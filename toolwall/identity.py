@@ -734,6 +734,11 @@ class JWTVerifier:
         if aud != self.audience:
             # A list, even one that contains our audience, is refused: such a token is also
             # meant for another service, which could replay it here.
+            if isinstance(aud, list) and self.audience in aud:
+                raise WrongAudience(
+                    f"the token is for several audiences {_shown(aud)}; toolwall accepts only "
+                    f"tokens issued for {self.audience!r} alone"
+                )
             raise WrongAudience(f"the token is for audience {_shown(aud)}, not {self.audience!r}")
         iss = payload.get("iss")
         if iss is not None and not isinstance(iss, str):
