@@ -235,3 +235,19 @@ def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixtur
     assert held.action is Action.ESCALATE and held.rules == ["mail_outside_company"]
     blocked = firewall.decide({"tool": "email.send", "args": inside}, token=bob)
     assert blocked.action is Action.BLOCK and blocked.reason == "bob is not granted email.send"
+
+
+def test_mint_and_inspect_with_config_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["init", str(tmp_path / "project")]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = str(tmp_path / "project" / "toolwall.toml")
+    token = mint(capsys, "--sub", "dora", "--tools", "fs.read", "--config", config)
+    assert cli.main(["token", "inspect", token, "--config", config]) == 0
+    assert "dora" in capsys.readouterr().out
+    # Without --config there is no ./toolwall.toml here: a usage error, exit 2.
+    assert cli.main(["token", "inspect", token]) == 2
+    assert "no such configuration file" in capsys.readouterr().err
