@@ -210,7 +210,7 @@ class Console:
         self._lock = threading.Lock()
 
     def approve(self, request: ApprovalRequest) -> ApprovalAnswer:
-        by = self.name or f"console:{_user()}"
+        by = self.name or f"console:{current_user()}"
         stream = self.input if self.input is not None else sys.stdin
         if self.input is None and not (stream is not None and stream.isatty()):
             return ApprovalAnswer(False, by="toolwall", note="no terminal to ask on: denied")
@@ -248,7 +248,8 @@ def _readline(stream: TextIO, timeout_s: float | None) -> str | None:
     return stream.readline()
 
 
-def _user() -> str:
+def current_user() -> str:
+    """The OS user name: who answers, unless told otherwise."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -28,7 +28,8 @@ EXIT_USAGE = 2
 
 COMMANDS = [
     "toolwall.commands.eval",
-    "toolwall.commands.demo",
+    "toolwall.commands.audit",
+    "toolwall.commands.approvals",
 ]
 
 console = Console(highlight=False)
