@@ -68,7 +68,7 @@ def test_a_queue_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None
 
 
 def test_unknown_audit_keys_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="audit.fsynk: unknown key"):
+    with pytest.raises(ConfigError, match=r"audit\.fsynk: unknown key"):
         load(tmp_path, "[audit]\nfsynk = true\n")
 
 
