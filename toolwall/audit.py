@@ -22,6 +22,7 @@ Every record is also emitted on the `toolwall.audit` logger at INFO.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import hashlib
@@ -530,7 +531,12 @@ class AuditLog:
             # A forked child must not share the parent's open file: flock would not exclude it.
             self._open()
         fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self._fd = -1  # closed under us: this record fails, the next one reopens
+            raise
         try:
             fd, size = self._current_file(fd)
             prefix = b""

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -383,6 +384,22 @@ def test_two_processes_appending_keep_whole_records_and_one_chain(path: Path) ->
     assert report.ok and report.records == 2000 and report.torn == []
 
 
+def test_threads_sharing_a_log_keep_one_chain(path: Path) -> None:
+    log = AuditLog(path)
+
+    def write(name: str) -> None:
+        for i in range(250):
+            log.record_result("t", i, caller=BOB, session=name, call_id=None, tainted=False)
+
+    threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = verify(path)
+    assert report.ok and report.records == 1000
+
+
 def test_a_log_shared_across_fork_keeps_one_chain(path: Path) -> None:
     log = fill(path, 1)
     children = []
@@ -431,10 +448,14 @@ def test_an_unwritable_audit_blocks_unless_configured_to_allow() -> None:
 def test_a_closed_audit_file_blocks(path: Path) -> None:
     log = fill(path, 1)
     os.close(log._fd)  # the descriptor is gone under the log (as after a broken mount)
-    decision = decision_for(open_firewall(log), "fs.read", {"path": "/x"})
+    firewall = open_firewall(log)
+    decision = decision_for(firewall, "fs.read", {"path": "/x"})
     assert decision.action is Action.BLOCK
     assert "audit record could not be written" in decision.reason
-    log._fd = -1  # nothing left to close
+    # The next record reopens the file and continues the chain.
+    assert decision_for(firewall, "fs.read", {"path": "/y"}).action is Action.ALLOW
+    report = verify(path)
+    assert report.ok and report.records == 2
 
 
 def test_an_audit_path_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
