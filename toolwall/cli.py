@@ -32,6 +32,8 @@ COMMANDS = [
     "toolwall.commands.demo",
     "toolwall.commands.init",
     "toolwall.commands.token",
+    "toolwall.commands.audit",
+    "toolwall.commands.approvals",
 ]
 
 console = Console(highlight=False)
