@@ -1,0 +1,1 @@
+"""toolwall's decision-latency benchmark: `make bench` (or `python -m benchmarks`)."""

@@ -1,0 +1,71 @@
+"""Timing one operation many times: median, p99 and throughput from per-call samples."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Stats:
+    """Latencies of one operation, in microseconds."""
+
+    n: int
+    median_us: float
+    p99_us: float
+    per_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "median_us": round(self.median_us, 2),
+            "p99_us": round(self.p99_us, 2),
+            "per_s": round(self.per_s, 1),
+        }
+
+
+def measure(
+    fn: Callable[[], object],
+    n: int,
+    *,
+    warmup: int | None = None,
+    setup: Callable[[], object] | None = None,
+) -> Stats:
+    """Call `fn` `n` times (after `warmup` untimed calls) and time each call on its own.
+
+    `setup` runs before every timed call, outside the timing (e.g. to empty a cache). The
+    garbage collector stays on, as in an application, after one collection up front.
+    """
+    for _ in range(n // 10 if warmup is None else warmup):
+        if setup is not None:
+            setup()
+        fn()
+    gc.collect()
+    clock = time.perf_counter_ns
+    samples = [0] * n
+    for i in range(n):
+        if setup is not None:
+            setup()
+        start = clock()
+        fn()
+        samples[i] = clock() - start
+    return stats(samples)
+
+
+def stats(samples_ns: list[int]) -> Stats:
+    ordered = sorted(samples_ns)
+    n = len(ordered)
+    median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    p99 = ordered[min(n - 1, int(n * 0.99))]
+    total = sum(ordered)
+    return Stats(n, median / 1e3, p99 / 1e3, n / (total / 1e9) if total else float("inf"))
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
