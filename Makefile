@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
+# The benchmark's peers conflict with the dev extra (invariant-ai pins openai<2): own venv.
+BENCH_VENV := .venv-bench
+BENCH      := $(BENCH_VENV)/.bench-installed
 
 .PHONY: demo test lint format bench examples clean
 
@@ -35,5 +38,16 @@ format: $(DEV)
 	$(BIN)/ruff format toolwall tests benchmarks examples
 	$(BIN)/ruff check --fix toolwall tests benchmarks examples
 
+$(BENCH): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+# One process, one run: cases 1-5 of docs/performance.md; writes benchmarks/results.json.
+bench: $(BENCH)
+	$(BENCH_VENV)/bin/python -m benchmarks
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -23,7 +23,16 @@ from toolwall import context as _context
 from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, DenyAll
 from toolwall.audit import AuditLog, AuditSink
 from toolwall.config import Config, Limits
-from toolwall.model import Action, Caller, Decision, Reason, ReasonKind, ToolCall, TraceEntry
+from toolwall.model import (
+    Action,
+    Caller,
+    Decision,
+    Reason,
+    ReasonKind,
+    ToolCall,
+    TraceEntry,
+    new_decision,
+)
 from toolwall.normalize import InputRejected, check_arguments, check_tool_name, parse_arguments
 from toolwall.patterns import covered
 from toolwall.policy import NoRules, RuleEngine
@@ -45,6 +54,12 @@ class TokenVerifier(Protocol):
     def caller_for(self, token: str) -> tuple[Caller, Reason | None]:
         """The verified caller, or the anonymous caller and the reason the token was refused."""
         ...
+
+
+# Trace entries are frozen, so the ones that never vary are built once.
+_NORMALIZE_OK = TraceEntry("normalize", "ok")
+_AUTHORIZE_OK = TraceEntry("authorize", "ok")
+_VALIDATE_OK = TraceEntry("validate", "ok")
 
 
 class _Stop(Exception):
@@ -132,7 +147,7 @@ class Firewall:
                 raise _Stop(
                     Reason(ReasonKind.STRICT_INPUT, exc.message, location=exc.path), "normalize"
                 ) from None
-            trace.append(TraceEntry("normalize", "ok"))
+            trace.append(_NORMALIZE_OK)
             trace.append(
                 TraceEntry(
                     "identify",
@@ -148,9 +163,9 @@ class Firewall:
                 if identity_reason is not None:
                     raise _Stop(identity_reason, "authorize", not_granted)
                 raise _Stop(not_granted, "authorize")
-            trace.append(TraceEntry("authorize", "ok"))
+            trace.append(_AUTHORIZE_OK)
 
-            self._validate(tool, args, "validate", trace)
+            self._validate(tool, args, "validate", trace, plain=True)
 
             state = self.sessions.get(session_id)
             verdict = self.rules.evaluate(tool, args, who, state)
@@ -251,6 +266,7 @@ class Firewall:
         stage: str,
         trace: list[TraceEntry],
         rewritten: bool = False,
+        plain: bool = False,
     ) -> None:
         schema = self.schemas.get(tool)
         if schema is None:
@@ -260,7 +276,7 @@ class Firewall:
             raise _Stop(
                 Reason(ReasonKind.UNKNOWN_TOOL, f"unknown tool {tool}: it has no schema"), stage
             )
-        violation = schema.violation(args)
+        violation = schema.violation(args, plain=plain)
         if violation is not None:
             if rewritten:
                 raise _Stop(
@@ -279,7 +295,7 @@ class Firewall:
                 ),
                 stage,
             )
-        trace.append(TraceEntry(stage, "ok"))
+        trace.append(_VALIDATE_OK if stage == "validate" else TraceEntry(stage, "ok"))
 
     def _decision(
         self,
@@ -295,19 +311,19 @@ class Firewall:
         caller: Caller,
         session: str | None,
     ) -> Decision:
-        return Decision.model_construct(
-            id=self._id_prefix + format(next(self._ids), "x"),
-            action=action,
-            tool=tool,
-            args=args,
-            original_args=original,
-            reasons=reasons,
-            rules=rules,
-            trace=trace,
-            latency_us=(time.perf_counter() - started) * 1e6,
-            call_id=call_id,
-            caller=caller.sub,
-            session=session,
+        return new_decision(
+            f"{self._id_prefix}{next(self._ids):x}",
+            action,
+            tool,
+            args,
+            original,
+            reasons,
+            rules,
+            trace,
+            (time.perf_counter() - started) * 1e6,
+            call_id,
+            caller.sub,
+            session,
         )
 
     def _audit(self, decision: Decision, caller: Caller) -> Decision:

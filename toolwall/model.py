@@ -228,6 +228,61 @@ class Decision(BaseModel):
         return "\n".join(lines)
 
 
+_DECISION_FIELDS = tuple(Decision.model_fields)
+_set = object.__setattr__
+# `new_decision` sets an instance up as `model_construct` would, minus its per-field loop. That
+# is only the same when there is nothing else to set up; otherwise it uses model_construct.
+_PLAIN_MODEL = (
+    not Decision.__pydantic_root_model__
+    and not Decision.__pydantic_post_init__
+    and not Decision.__private_attributes__
+    and Decision.model_config.get("extra") != "allow"
+)
+
+
+def new_decision(
+    id: str,
+    action: Action,
+    tool: str,
+    args: dict[str, Any] | None,
+    original_args: dict[str, Any] | None,
+    reasons: list[Reason],
+    rules: list[str],
+    trace: list[TraceEntry],
+    latency_us: float,
+    call_id: str | None,
+    caller: str | None,
+    session: str | None,
+) -> Decision:
+    """A `Decision` from trusted values (the engine's), as `Decision.model_construct` builds it.
+
+    Every field is given, so the instance equals what `model_construct` returns; this skips
+    pydantic's generic loop over fields and aliases, which is on the hot path of every call.
+    """
+    values: dict[str, Any] = {
+        "id": id,
+        "action": action,
+        "tool": tool,
+        "args": args,
+        "original_args": original_args,
+        "reasons": reasons,
+        "rules": rules,
+        "trace": trace,
+        "latency_us": latency_us,
+        "call_id": call_id,
+        "caller": caller,
+        "session": session,
+    }
+    if not _PLAIN_MODEL:
+        return Decision.model_construct(**values)
+    decision = Decision.__new__(Decision)
+    _set(decision, "__dict__", values)
+    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _set(decision, "__pydantic_extra__", None)
+    _set(decision, "__pydantic_private__", None)
+    return decision
+
+
 def _explain_entry(entry: TraceEntry) -> str:
     if entry.stage != "rule":
         detail = f": {entry.detail}" if entry.detail else ""

@@ -34,7 +34,9 @@ def check_tool_name(tool: object) -> str:
         raise InputRejected("tool name is empty")
     if len(tool) > MAX_TOOL_NAME_LENGTH:
         raise InputRejected(f"tool name is longer than {MAX_TOOL_NAME_LENGTH} characters")
-    if not tool.isprintable() or any(c.isspace() for c in tool):
+    # U+0020 is the only character that is both printable and whitespace (Python's
+    # `isprintable` excludes the other separators), so this equals checking `isspace` per char.
+    if not tool.isprintable() or " " in tool:
         raise InputRejected("tool name contains whitespace or control characters")
     return tool
 
@@ -91,10 +93,65 @@ def check_arguments(args: Any, limits: Limits, *, measure_size: bool = True) -> 
     """
     if not isinstance(args, dict):
         raise InputRejected(f"arguments must be a JSON object, not {_json_type(args)}")
-    size = _walk(args, "$", 1, limits)
+    try:
+        size = _quick_walk(args, 1, limits.max_depth, limits.max_string_length)
+    except _Slow:
+        # Something to report, or a type the quick walk does not know: the full walk finds the
+        # problem and its JSON path (or accepts, with the same size).
+        size = _walk(args, "$", 1, limits)
     if measure_size and size > limits.max_arg_bytes:
         raise _too_big(size, limits)
     return args
+
+
+class _Slow(Exception):
+    """The quick walk met something only the full walk can judge or describe."""
+
+
+_BIG = 10**19
+
+
+def _quick_walk(value: Any, depth: int, max_depth: int, max_string: int) -> int:
+    """`_walk` for the common case, without building JSON paths: exact JSON types only, no
+    problem found. Returns the same size; raises `_Slow` for anything else."""
+    kind = type(value)
+    if kind is str:
+        if len(value) > max_string:
+            raise _Slow
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Slow from None
+        return len(value) + 2
+    if kind is int:
+        return 20 if -_BIG < value < _BIG else len(str(value))
+    if kind is bool or value is None:
+        return 5
+    if kind is float:
+        if not math.isfinite(value):
+            raise _Slow
+        return 24
+    if depth > max_depth:
+        raise _Slow
+    if kind is dict:
+        size = 2
+        for key, item in value.items():
+            if type(key) is not str or len(key) > max_string:
+                raise _Slow
+            if not key.isascii():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise _Slow from None
+            size += len(key) + 4 + _quick_walk(item, depth + 1, max_depth, max_string)
+        return size
+    if kind is list:
+        size = 2
+        for item in value:
+            size += 1 + _quick_walk(item, depth + 1, max_depth, max_string)
+        return size
+    raise _Slow
 
 
 def _walk(value: Any, path: str, depth: int, limits: Limits) -> int:

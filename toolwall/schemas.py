@@ -8,16 +8,25 @@ a `tools` list, in any of the shapes people already give their models:
 - Anthropic: {"name": ..., "input_schema": {...}}
 - MCP:       {"name": ..., "inputSchema": {...}}
 - plain:     {"name": ..., "parameters": {...}}
+
+Validation has two paths. The fast one is a validator compiled to Python by fastjsonschema, used
+only for schemas written entirely in a subset of keywords whose meaning fastjsonschema and
+`jsonschema` share exactly (see `portable`); it answers yes or no. `jsonschema` stays the
+reference: it checks every schema against its metaschema, validates the schemas outside the
+subset, and computes the violation (message and JSON path) whenever the fast path says no, so a
+call is refused only when `jsonschema` refuses it and is never let through when it would not.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.validators import validator_for
@@ -46,9 +55,9 @@ class SchemaViolation:
 
 
 class ToolSchema:
-    """A tool's schema with its validator compiled once."""
+    """A tool's schema with its validators compiled once (the fast one on first use)."""
 
-    __slots__ = ("_validator", "description", "name", "schema", "source")
+    __slots__ = ("_fast", "_fast_ready", "_validator", "description", "name", "schema", "source")
 
     def __init__(
         self, name: str, schema: Mapping[str, Any], source: str, description: str | None = None
@@ -66,9 +75,49 @@ class ToolSchema:
                 f"{source}: schema of {name!r} is not a valid JSON Schema at {where}: {exc.message}"
             ) from None
         self._validator = cls(schema)
+        # Compiled on first use: loading a thousand tools should not compile a thousand
+        # validators that may never be called. `_fast` is None when there is no fast path.
+        self._fast: Callable[[Any], Any] | None = None
+        self._fast_ready = not portable(schema)
 
-    def violation(self, args: Any) -> SchemaViolation | None:
-        """The most relevant violation, or None when `args` satisfy the schema."""
+    @property
+    def compiled(self) -> bool:
+        """Whether this schema validates through the compiled fast path."""
+        return self._fast_validator() is not None
+
+    def _fast_validator(self) -> Callable[[Any], Any] | None:
+        if not self._fast_ready:
+            # Two threads may both compile; either result is the same validator.
+            self._fast = _compile_fast(self.schema)
+            self._fast_ready = True
+        return self._fast
+
+    def fast_valid(self, args: Any) -> bool | None:
+        """The compiled validator's answer, or None when the schema has no fast path."""
+        fast = self._fast_validator()
+        if fast is None:
+            return None
+        try:
+            fast(args)
+            return True
+        except Exception:  # invalid, or something the compiled code did not expect
+            return False
+
+    def violation(self, args: Any, *, plain: bool = False) -> SchemaViolation | None:
+        """The most relevant violation, or None when `args` satisfy the schema.
+
+        `plain=True` promises that `args` hold JSON types only (dict, list, str, int, float,
+        bool, None), as `toolwall.normalize` guarantees; otherwise that is checked first, since
+        the compiled validator is laxer than jsonschema about other types (a tuple is an array
+        to it, not to jsonschema).
+        """
+        fast = self._fast if self._fast_ready else self._fast_validator()
+        if fast is not None and (plain or _is_plain(args)):
+            try:
+                fast(args)
+                return None
+            except Exception:  # jsonschema decides and says why (it may yet accept)
+                pass
         error: ValidationError | None = best_match(self._validator.iter_errors(args))
         if error is None:
             return None
@@ -79,7 +128,147 @@ class ToolSchema:
         )
 
     def is_valid(self, args: Any) -> bool:
+        if _is_plain(args) and self.fast_valid(args):
+            return True
         return bool(self._validator.is_valid(args))
+
+
+# -- the compiled fast path ---------------------------------------------------------------------
+
+# `$schema` values under which the subset below means the same as in draft-07, which is what
+# fastjsonschema implements. Anything else (draft-04's boolean exclusiveMinimum, ...) is left
+# to jsonschema.
+_PORTABLE_DIALECTS = frozenset(
+    {
+        "https://json-schema.org/draft/2020-12/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema#",
+        "http://json-schema.org/draft-07/schema",
+        "http://json-schema.org/draft-06/schema#",
+        "http://json-schema.org/draft-06/schema",
+    }
+)
+# Keywords that only annotate (jsonschema is run without a format checker, so `format` too;
+# fastjsonschema is compiled with use_formats=False and use_default=False to match).
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "format",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "$id",
+        "$schema",
+    }
+)
+_NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_COUNT_KEYWORDS = frozenset(
+    {"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"}
+)
+_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+
+
+def portable(schema: Any, negated: bool = False) -> bool:
+    """Whether `schema` uses only keywords that fastjsonschema and jsonschema agree on.
+
+    Left out on purpose: `$ref` and definitions, `items` as a list, `contains`, `if`,
+    `dependencies`, `unevaluated*`, `multipleOf` (float arithmetic), `uniqueItems` (1 vs true)
+    and `patternProperties`. fastjsonschema reads `$` in a `pattern` as end of string where
+    Python's `re` also matches before a final newline: stricter, so safe where a pattern must
+    match, but not under `not` or `oneOf` (`negated`), where a stricter branch accepts more.
+    Patterns with `(?` (lookarounds, inline flags) are left out everywhere.
+    """
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, Mapping):
+        return False
+    dialect = schema.get("$schema")
+    if dialect is not None and dialect not in _PORTABLE_DIALECTS:
+        return False
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in _NUMBER_KEYWORDS:
+            if not _is_number(value):
+                return False
+        elif key in _COUNT_KEYWORDS:
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                return False
+        elif key == "type":
+            names = value if isinstance(value, list) else [value]
+            if not names or not all(isinstance(t, str) and t in _TYPES for t in names):
+                return False
+        elif key == "required":
+            if not (isinstance(value, list) and all(isinstance(k, str) for k in value)):
+                return False
+        elif key in ("enum", "const"):
+            values = value if key == "enum" else [value]
+            if not isinstance(values, list) or not all(_is_scalar(v) for v in values):
+                return False
+        elif key == "pattern":
+            if not isinstance(value, str) or "(?" in value or (negated and "$" in value):
+                return False
+        elif key == "properties":
+            if not isinstance(value, Mapping) or not all(
+                portable(sub, negated) for sub in value.values()
+            ):
+                return False
+        elif key in ("items", "additionalProperties", "propertyNames"):
+            if not portable(value, negated):
+                return False
+        elif key in ("allOf", "anyOf"):
+            if not isinstance(value, list) or not all(portable(sub, negated) for sub in value):
+                return False
+        elif key == "oneOf":
+            if not isinstance(value, list) or not all(portable(sub, True) for sub in value):
+                return False
+        elif key == "not":
+            if not portable(value, True):
+                return False
+        else:
+            return False
+    return True
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether `value` is made of exactly the types JSON decodes to (finite numbers only)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_is_plain(v) for v in value)
+    if kind is float:
+        return math.isfinite(value)
+    return kind in _SCALARS
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float)
+
+
+def _compile_fast(schema: Mapping[str, Any]) -> Callable[[Any], Any] | None:
+    """A fastjsonschema validator for a portable schema, or None when it will not compile."""
+    definition = dict(schema)
+    # fastjsonschema picks its draft from `$schema`; the portable subset reads alike in all.
+    definition["$schema"] = "http://json-schema.org/draft-07/schema#"
+    try:
+        validator: Callable[[Any], Any] = fastjsonschema.compile(
+            definition, use_default=False, use_formats=False
+        )
+    except Exception:  # a schema fastjsonschema cannot compile is validated by jsonschema
+        return None
+    return validator
 
 
 class SchemaRegistry:
