@@ -22,7 +22,7 @@ from toolwall.dsl import ast
 from toolwall.dsl import builtins as _builtins
 from toolwall.dsl.compiler import ARITY, ROOTS, type_name
 from toolwall.dsl.diagnostics import Diagnostic, Severity
-from toolwall.patterns import compile_pattern
+from toolwall.patterns import compile_pattern, is_glob
 from toolwall.schemas import SchemaRegistry
 
 Types = frozenset[str] | None
@@ -94,6 +94,7 @@ class Checker:
         self._sources = {m.file: m.text for m in modules}
         self._let_nodes: dict[str, ast.Let] = {}
         self._tools = schemas.names()
+        self._tool_set = frozenset(self._tools)
 
     # -- reporting
 
@@ -213,8 +214,11 @@ class Checker:
         """The known tools the patterns cover; a pattern that covers none is a warning."""
         covered: list[str] = []
         for pattern in patterns:
-            match = compile_pattern(pattern.text)
-            tools = [t for t in self._tools if match(t)]
+            if is_glob(pattern.text):
+                match = compile_pattern(pattern.text)
+                tools = [t for t in self._tools if match(t)]
+            else:  # an exact name: one lookup, not a scan of every tool
+                tools = [pattern.text] if pattern.text in self._tool_set else []
             if not tools:
                 self.warning(
                     pattern.loc, f"`{pattern.text}` matches no known tool (no schema has that name)"

@@ -95,6 +95,13 @@ class _Builder:
         self.text = text
         self.line_shift = line_shift
         self.col_shift = col_shift
+        self._lines: list[str] | None = None
+
+    def text_lines(self) -> list[str]:
+        """The text's lines, split once (not once per operator: files have thousands)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
 
     # locations
 
@@ -313,7 +320,7 @@ class _Builder:
         start = self.loc(left)
         end = self.loc(right)
         line, col = start.end_line or start.line, start.end_col or start.col
-        text_lines = self.text.splitlines()
+        text_lines = self.text_lines()
         # Skip the blanks after the left operand to land on `not`.
         if self.line_shift == 0 and self.col_shift == 0 and 0 < line <= len(text_lines):
             src = text_lines[line - 1]
