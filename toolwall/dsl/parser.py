@@ -319,22 +319,11 @@ class _Builder:
         )
 
     def _x_not_in(self, t: Tree[Any]) -> ast.Expr:
-        left, right = t.children
-        # The operator's spot: just after the left operand (between the two operands).
-        op_loc = self._between(left, right)
+        left, not_tok, right = t.children
+        start = self.loc(not_tok)
+        # The operator spans `not in`; point at it as a whole when it is on one line.
+        op_loc = ast.Loc(start.file, start.line, start.col, start.line, start.col + 6)
         return ast.Compare("not in", self.expr(left), self.expr(right), self.loc(t), op_loc)
-
-    def _between(self, left: Tree[Any] | Token, right: Tree[Any] | Token) -> ast.Loc:
-        start = self.loc(left)
-        end = self.loc(right)
-        line, col = start.end_line or start.line, start.end_col or start.col
-        text_lines = self.text.splitlines()
-        # Skip the blanks after the left operand to land on `not`.
-        if self.line_shift == 0 and self.col_shift == 0 and 0 < line <= len(text_lines):
-            src = text_lines[line - 1]
-            while col - 1 < len(src) and src[col - 1] in " \t":
-                col += 1
-        return ast.Loc(self.file, line, col, line, col + 6 if end.line == line else 0)
 
     def _x_binary(self, t: Tree[Any]) -> ast.Expr:
         left, op, right = t.children
