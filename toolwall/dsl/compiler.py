@@ -893,7 +893,9 @@ def evaluate_rules(
                 assert f.values is not None
                 try:
                     for rewrite, value in zip(f.rule.rewrites, f.values, strict=True):
-                        rewrite.apply(new_args, value)
+                        # A value taken from the original arguments is copied, so the
+                        # rewritten arguments never share a list or object with them.
+                        rewrite.apply(new_args, deep_copy(value))
                 except RuleEvalError as exc:
                     reason = Reason(
                         ReasonKind.RULE_ERROR,

@@ -621,6 +621,18 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
         pos = exc.pos_in_stream or 0
         if exc.char == "=" and text[pos : pos + 2] == "==":
             hint = None
+    if (
+        isinstance(exc, UnexpectedToken)
+        and exc.token.type == "PATTERN"
+        and "PATTERN" not in (exc.accepts or exc.expected)
+        and str(exc.token)[:1] in _CHAR_HINTS
+    ):
+        # Outside `on`/`taint`, a tool pattern is only what the lexer fell back to: the real
+        # problem is the first character, which has a hint of its own.
+        char = str(exc.token)[0]
+        message = f"unexpected character `{char}`"
+        hint = _CHAR_HINTS[char]
+        width = 1
     if hint is None and isinstance(exc, UnexpectedToken | UnexpectedEOF):
         try:
             hint = exc.match_examples(
