@@ -642,18 +642,32 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
             hint = None
         if hint is None and isinstance(exc, UnexpectedToken) and str(exc.token) == "=":
             hint = _CHAR_HINTS["="]
+    found = str(exc.token) if isinstance(exc, UnexpectedToken) else ""
+    accepts = set(exc.accepts or exc.expected) if isinstance(exc, UnexpectedToken) else set()
+    # Examples are matched by parser state, which several mistakes share: keep a hint only
+    # when the token it explains is the one found.
+    if hint and "before `because`" in hint and found != "because":
+        hint = None
+    if hint and hint.startswith("`when` and `unless`") and found not in ("when", "unless"):
+        hint = (
+            "a rule has exactly one action" if found in ("block", "escalate", "rewrite") else None
+        )
     if (
-        isinstance(exc, UnexpectedToken)
-        and "NAME" in (exc.accepts or exc.expected)
-        and str(exc.token) in KEYWORDS
+        hint is None
+        and isinstance(exc, UnexpectedToken)
+        and exc.token.type in ("PATTERN", "NAME")
+        and "COMMA" in accepts
+        and ("WHEN" in accepts or "TAINT" in accepts)
     ):
+        hint = "tool patterns are separated by commas: on email.send, email.read"
+    if isinstance(exc, UnexpectedToken) and accepts <= {"NAME"} and found in KEYWORDS:
         hint = (
             f"`{exc.token}` is a reserved word and cannot be a name (a field with that name "
             f'is written args["{exc.token}"])'
         )
     if (
         hint
-        and hint.startswith("tool patterns")
+        and hint.startswith("tool patterns are written without quotes")
         and not str(getattr(exc, "token", "")).startswith('"')
     ):
         hint = None  # that example shares its parser state with other mistakes
