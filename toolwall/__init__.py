@@ -12,6 +12,7 @@ from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callba
 from toolwall.config import Config, Limits
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.identity import JWTVerifier, TokenRefused
 from toolwall.model import (
     Action,
     Caller,
@@ -41,6 +42,7 @@ __all__ = [
     "Decision",
     "DenyAll",
     "Firewall",
+    "JWTVerifier",
     "Limits",
     "NoRules",
     "PolicyError",
@@ -52,6 +54,7 @@ __all__ = [
     "SchemaRegistry",
     "SessionState",
     "SessionStore",
+    "TokenRefused",
     "ToolCall",
     "ToolSchema",
     "ToolwallError",
