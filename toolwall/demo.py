@@ -1,7 +1,8 @@
 """`toolwall demo`: the firewall's main job on an embedded scenario, with no model and no network.
 
-A scripted agent works for two people of a small company: alice (broad grants) and sam, an intern
-(read-only grants); their grants travel in tokens signed by a throw-away identity provider. Its tools (email, files, shell, database, payments, web, document search) are
+A scripted agent works for two people of a small company: alice (broad grants) and sam, an
+intern (read-only grants); their grants travel in tokens signed by a throw-away identity
+provider. Its tools (email, files, shell, database, payments, web, document search) are
 in-memory fakes. Halfway through, an email it reads carries a prompt injection, and the agent
 starts proposing what the attacker asked for. Every proposed call goes through the firewall with
 the demo policy in `schemas/` and `rules/`; only what the firewall lets through reaches a tool.
