@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.formats import recorded
 from tests.formats.demo_rules import CountingAudit
 from tests.formats.recorded import ALLOWED, BLOCKED, BROKEN, ESCALATED, REWRITTEN
-from toolwall import Action, ApprovalAnswer, Caller, Callback, Firewall, ReasonKind
+from toolwall import Action, ApprovalAnswer, Callback, Caller, Firewall, ReasonKind
 from toolwall.formats import (
     FormatError,
     GuardedCalls,
@@ -111,7 +111,7 @@ def test_approved_escalations_run_and_reply_answers_every_call(
         return True
 
     wall = demo_firewall(audit=audit, approver=Callback(approve, name="ops"))
-    guard, response, shape = provider
+    guard, response, _ = provider
     guarded = guard(wall, response(), caller=assistant, session="s2")
     assert guarded.pending
     with pytest.raises(ValueError, match="wait for approval"):
