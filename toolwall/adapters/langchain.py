@@ -10,7 +10,12 @@
 The same object wraps a bare LangGraph `ToolNode`:
 
     guard = ToolwallMiddleware(firewall)
-    ToolNode(tools, wrap_tool_call=guard.wrap_tool_call, awrap_tool_call=guard.awrap_tool_call)
+    graph.add_node("tools", ToolNode(tools, wrap_tool_call=guard.wrap_tool_call,
+                                     awrap_tool_call=guard.awrap_tool_call))
+    graph.add_conditional_edges("model", route_each_call("tools"), ["tools", END])
+
+(`route_each_call` sends each call as its own task, as `create_agent` does, so that resuming
+one escalated call does not run the calls next to it again.)
 
 Enforcement, per decision:
 - allow: the tool runs as the model proposed;
@@ -37,13 +42,15 @@ A tool node runs again after an interrupt is resumed; decisions are kept by tool
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
+from langgraph.graph import END
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
 
 from toolwall import context as _context
 from toolwall.adapters._once import DecisionCache
@@ -87,6 +94,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         self.firewall = firewall
         self.escalation: Escalation = escalation
         self.cache = cache if cache is not None else DecisionCache(firewall)
+        self._denials: OrderedDict[tuple[str | None, str], ApprovalAnswer] = OrderedDict()
         self.tools = []
 
     # -- the hooks ------------------------------------------------------------------------------
@@ -139,26 +147,34 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         self, decision: Decision, call: ToolCall, who: _context.Identity
     ) -> ApprovalAnswer | None:
         """The approver's answer, asked once per call: None when it was given before."""
-        if call.id is not None and self.cache.lookup(who.session, call.id) is not None:
-            earlier = self._answered(who, call)
-            if earlier is not None:
-                return None if earlier else _ALREADY_ANSWERED
+        earlier = self._earlier_answer(who, call)
+        if not isinstance(earlier, _NotAnswered):
+            return earlier
         caller = _caller_of(self.firewall, who.caller, who.token)
         return self.firewall.request_approval(decision, caller)
 
     async def _aapprover_answer(
         self, decision: Decision, call: ToolCall, who: _context.Identity
     ) -> ApprovalAnswer | None:
-        if call.id is not None and self.cache.lookup(who.session, call.id) is not None:
-            earlier = self._answered(who, call)
-            if earlier is not None:
-                return None if earlier else _ALREADY_ANSWERED
+        earlier = self._earlier_answer(who, call)
+        if not isinstance(earlier, _NotAnswered):
+            return earlier
         caller = _caller_of(self.firewall, who.caller, who.token)
         return await self.firewall.arequest_approval(decision, caller)
 
-    def _answered(self, who: _context.Identity, call: ToolCall) -> bool | None:
-        assert call.id is not None
-        return self.cache.take_approval(who.session, call.id)
+    def _earlier_answer(
+        self, who: _context.Identity, call: ToolCall
+    ) -> ApprovalAnswer | _NotAnswered | None:
+        """The answer given on an earlier run of this hook for this call: None for an approval
+        (consumed now), the denial, or `_NOT_ANSWERED` when nobody was asked yet."""
+        if call.id is None:
+            return _NOT_ANSWERED
+        taken = self.cache.take_approval(who.session, call.id)
+        if taken is None:
+            return _NOT_ANSWERED
+        if taken:
+            return None
+        return self._denials.get((who.session, call.id), _ALREADY_USED)
 
     def _settle(
         self,
@@ -183,6 +199,8 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
             if taken is None:  # first answer for this call
                 self.firewall.record_approval(decision, answer)
                 self.cache.set_approval(who.session, call.id, answer.approved)
+                if not answer.approved:
+                    self._remember_denial(who.session, call.id, answer)
                 taken = self.cache.take_approval(who.session, call.id)
             approved = answer.approved if taken is None else taken
             if answer.approved and not approved:
@@ -190,6 +208,13 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         if approved:
             return decision
         return _denied(decision, answer)
+
+    def _remember_denial(self, session: str | None, call_id: str, answer: ApprovalAnswer) -> None:
+        # Kept so that a hook firing again for a denied call repeats the approver's reason; as
+        # bounded as the decision cache.
+        self._denials[(session, call_id)] = answer
+        while len(self._denials) > self.cache.max_entries:
+            self._denials.popitem(last=False)
 
     # -- results --------------------------------------------------------------------------------
 
@@ -213,7 +238,11 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
             logger.exception("toolwall: could not record the result of %s", decision.tool)
 
 
-_ALREADY_ANSWERED = ApprovalAnswer(False, by="toolwall", note="the call was denied earlier")
+class _NotAnswered:
+    """Marks a call nobody was asked about yet."""
+
+
+_NOT_ANSWERED = _NotAnswered()
 _ALREADY_USED = ApprovalAnswer(
     False, by="toolwall", note="its approval was already used by an earlier run of this call"
 )
@@ -287,6 +316,32 @@ def parse_resume(value: Any, call_id: str | None) -> ApprovalAnswer:
     )
 
 
+def route_each_call(
+    node: str = "tools", messages_key: str = "messages"
+) -> Callable[[Any], list[Send] | str]:
+    """A conditional edge for a bare `ToolNode`: each tool call of the last AI message goes to
+    `node` as its own task (what `create_agent` does), else to END.
+
+    With LangGraph's `tools_condition` all calls of a turn run in one task, and a task that is
+    interrupted runs again from the start when resumed: calls allowed next to an escalated one
+    would execute twice. As separate tasks, only the interrupted call runs again.
+    """
+
+    def route(state: Any) -> list[Send] | str:
+        messages = (
+            state.get(messages_key, [])
+            if isinstance(state, Mapping)
+            else getattr(state, messages_key, [])
+        )
+        last = messages[-1] if messages else None
+        calls = getattr(last, "tool_calls", None) or []
+        if not calls:
+            return END
+        return [Send(node, [{**tc, "type": "tool_call"}]) for tc in calls]
+
+    return route
+
+
 def _interrupt_answer(decision: Decision, call: ToolCall) -> ApprovalAnswer:
     # Always call interrupt(), even when the call was answered on an earlier run of this node:
     # LangGraph matches resume values to interrupts by their order within the node, so skipping
@@ -350,4 +405,5 @@ __all__ = [
     "approval_payload",
     "parse_resume",
     "refusal",
+    "route_each_call",
 ]
