@@ -21,7 +21,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from tests.adapters.lc_support import ScriptedChatModel, Tools, calls_turn, scripted
-from tests.formats.demo_rules import ASSISTANT, CountingAudit, demo_firewall
+from tests.formats.demo_policy import ASSISTANT, CountingAudit, demo_firewall
 from toolwall import ApprovalAnswer, Callback, Firewall, ReasonKind
 from toolwall.adapters.langchain import (
     INTERRUPT_TYPE,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.formats.demo_rules import ASSISTANT, CountingAudit, demo_firewall
+from tests.formats.demo_policy import ASSISTANT, CountingAudit, demo_firewall
 from toolwall import Caller, Firewall
 
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.formats import recorded
-from tests.formats.demo_rules import CountingAudit
+from tests.formats.demo_policy import CountingAudit
 from tests.formats.recorded import ALLOWED, BLOCKED, BROKEN, ESCALATED, REWRITTEN
 from toolwall import Action, ApprovalAnswer, Callback, Caller, Firewall, ReasonKind
 from toolwall.formats import (
@@ -102,7 +102,7 @@ def test_refusals_are_tool_results_in_the_provider_shape(
 def test_approved_escalations_run_and_reply_answers_every_call(
     provider: Any, audit: CountingAudit, assistant: Caller
 ) -> None:
-    from tests.formats.demo_rules import demo_firewall
+    from tests.formats.demo_policy import demo_firewall
 
     seen: list[str] = []
 
@@ -139,7 +139,7 @@ def test_approved_escalations_run_and_reply_answers_every_call(
 
 
 def test_denied_escalations_become_refusals(provider: Any, assistant: Caller) -> None:
-    from tests.formats.demo_rules import demo_firewall
+    from tests.formats.demo_policy import demo_firewall
 
     wall = demo_firewall(
         approver=Callback(lambda r: ApprovalAnswer(False, by="carol", note="not today"))
@@ -209,7 +209,7 @@ def test_a_response_of_another_shape_is_an_error(provider: Any, wall: Firewall) 
 
 @given(raw=st.one_of(st.text(max_size=40), st.binary(max_size=20).map(lambda b: b.hex())))
 def test_any_argument_text_is_decided_never_raised(raw: str) -> None:
-    from tests.formats.demo_rules import ASSISTANT, demo_firewall
+    from tests.formats.demo_policy import ASSISTANT, demo_firewall
 
     wall = demo_firewall()
     for guard, _, _ in PROVIDERS.values():
