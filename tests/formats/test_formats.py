@@ -252,3 +252,19 @@ def _result_id(item: dict[str, Any]) -> str:
         if key in item:
             return str(item[key])
     return str(item["functionResponse"]["id"])
+
+
+def test_aresolve_uses_an_async_approver(provider: Any, assistant: Caller) -> None:
+    import asyncio
+
+    from tests.formats.demo_policy import demo_firewall
+
+    async def approve(request: Any) -> bool:
+        await asyncio.sleep(0)
+        return request.decision.args["to"] == ["eve@evil.test"]
+
+    wall = demo_firewall(approver=Callback(approve))
+    guard, response, _ = provider
+    resolved = asyncio.run(guard(wall, response(), caller=assistant).aresolve())
+    assert [c.key for c in resolved.calls] == [ALLOWED, REWRITTEN, ESCALATED]
+    assert not resolved.pending
