@@ -41,7 +41,6 @@ A tool node runs again after an interrupt is resumed; decisions are kept by tool
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
@@ -58,8 +57,6 @@ from toolwall.approvals import ApprovalAnswer
 from toolwall.engine import Firewall
 from toolwall.guard import _caller_of, _denied
 from toolwall.model import Action, Caller, Decision, ToolCall
-
-logger = logging.getLogger("toolwall.langchain")
 
 Escalation = Literal["interrupt", "approver"]
 ToolResult = ToolMessage | Command[Any]
@@ -114,7 +111,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
             else:
                 answer = self._approver_answer(decision, call, who)
             decision = self._settle(decision, call, who, answer)
-        if not decision.action.runs and decision.action is not Action.ESCALATE:
+        if not _may_run(decision):
             return refusal(request, decision)
         result = handler(_with_args(request, decision))
         self._record(decision, call, who, result)
@@ -135,7 +132,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
             else:
                 answer = await self._aapprover_answer(decision, call, who)
             decision = self._settle(decision, call, who, answer)
-        if not decision.action.runs and decision.action is not Action.ESCALATE:
+        if not _may_run(decision):
             return refusal(request, decision)
         result = await handler(_with_args(request, decision))
         self._record(decision, call, who, result)
@@ -225,17 +222,20 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         output = (
             result.content if isinstance(result, ToolMessage) else getattr(result, "update", result)
         )
-        try:
-            self.firewall.record_result(
-                ToolCall(tool=decision.tool, args=decision.args or {}, id=call.id),
-                output,
-                session=decision.session,
-                caller=who.caller,
-            )
-        except Exception:
-            # The tool has run; failing here would hide its result from the model. The firewall
-            # logs the problem, and a taint that could not be recorded is reported loudly.
-            logger.exception("toolwall: could not record the result of %s", decision.tool)
+        # Not caught: a result the firewall could not see must not reach the model as if all
+        # were well (a missed taint would let a later call through).
+        self.firewall.record_result(
+            ToolCall(tool=decision.tool, args=decision.args or {}, id=call.id),
+            output,
+            session=decision.session,
+            caller=who.caller,
+        )
+
+
+def _may_run(decision: Decision) -> bool:
+    # After `_settle`, an escalation that is still an escalation was approved; a denied one
+    # has become a block.
+    return decision.action.runs or decision.action is Action.ESCALATE
 
 
 class _NotAnswered:
