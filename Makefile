@@ -35,5 +35,9 @@ format: $(DEV)
 	$(BIN)/ruff format toolwall tests benchmarks examples
 	$(BIN)/ruff check --fix toolwall tests benchmarks examples
 
+# Every runnable example (no network, no API key); each checks what it shows.
+examples: $(DEV)
+	@set -e; for f in examples/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
