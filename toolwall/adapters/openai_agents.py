@@ -1,0 +1,287 @@
+"""toolwall for the OpenAI Agents SDK (`pip install 'toolwall[openai-agents]'`).
+
+    from toolwall.adapters.openai_agents import ToolwallGuard
+
+    guard = ToolwallGuard(firewall, names={"email_send": "email.send"})
+    agent = guard.agent(agent)                    # or guard.tools([...]), guard.tool(tool)
+    result = await Runner.run(agent, "...", context={"toolwall_token": jwt,
+                                                     "toolwall_session": thread_id})
+
+Every `FunctionTool` is replaced by a copy whose `on_invoke_tool` and `needs_approval` consult
+the firewall; the function itself is the SDK's own invoker, called only when the firewall lets it:
+
+- allow: the tool runs with the arguments as the model sent them;
+- rewrite: it runs with the rewritten arguments, re-serialised to the JSON string the SDK expects;
+- block: it does not run; the refusal (`Decision.message()`) is the tool output the model reads;
+- escalate, `approvals="framework"` (the default): `needs_approval` answers True, the run stops
+  with an interruption, the application calls `state.approve(item)` or `state.reject(item)` on the
+  run state and resumes. An approved call runs once; a rejected one never reaches toolwall again
+  and the model reads the SDK's rejection message;
+- escalate, `approvals="approver"`: the firewall's own approver (`Firewall(approver=...)`) is
+  asked inside the invocation, and `needs_approval` never interrupts for toolwall.
+
+`needs_approval` and the invocation both ask a `DecisionCache` keyed by (session, call id), so one
+call is decided and audited once. The identity and session come from the run context the
+application passes to `Runner.run(context=...)`, see `toolwall.adapters._context`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any, Literal
+
+from agents import Agent, FunctionTool, RunContextWrapper, Tool
+from agents.items import ToolApprovalItem
+from agents.tool_context import ToolContext
+
+from toolwall.adapters._context import IdentitySource, ToolNames, identity_of, name_mapper
+from toolwall.adapters._once import DecisionCache
+from toolwall.config import Limits
+from toolwall.context import Identity
+from toolwall.engine import Firewall
+from toolwall.guard import _after_answer, _caller_of
+from toolwall.model import Action, Decision, Reason, ReasonKind, ToolCall, TraceEntry
+from toolwall.normalize import InputRejected, parse_arguments
+
+__all__ = ["ToolwallGuard", "guard_agent", "guard_tools"]
+
+Approvals = Literal["framework", "approver"]
+NeedsApproval = Callable[[RunContextWrapper[Any], dict[str, Any], str], Awaitable[bool]]
+
+# A call id no model produces: an approval that also covers it was given with
+# `always_approve=True` for the whole tool, not for the call toolwall escalated.
+_PROBE_CALL_ID = "toolwall:probe:any-other-call"
+
+
+class ToolwallGuard:
+    """Puts a `Firewall` in front of Agents SDK function tools.
+
+    One guard holds one decision cache: wrap every tool of an agent with the same guard, and keep
+    the guard for as long as runs of that agent can be resumed.
+
+    `names` maps SDK tool names to toolwall tool names (provider APIs refuse dots, the demo policy
+    uses them). `identity`, when given, builds the identity from the run context object instead of
+    reading `toolwall_caller` / `toolwall_token` / `toolwall_session` from it.
+    """
+
+    def __init__(
+        self,
+        firewall: Firewall,
+        *,
+        names: ToolNames = None,
+        approvals: Approvals = "framework",
+        identity: IdentitySource | None = None,
+        max_cached: int = 4096,
+    ) -> None:
+        if approvals not in ("framework", "approver"):
+            raise ValueError(f'approvals must be "framework" or "approver", not {approvals!r}')
+        self.firewall = firewall
+        self.approvals: Approvals = approvals
+        self.cache = DecisionCache(firewall, max_entries=max_cached)
+        self._name = name_mapper(names)
+        self._identity = identity
+
+    # -- wrapping -------------------------------------------------------------------------------
+
+    def tool(self, tool: FunctionTool, name: str | None = None) -> FunctionTool:
+        """A copy of `tool` that runs only as the firewall decides (`name`: its toolwall name)."""
+        if not isinstance(tool, FunctionTool):
+            raise TypeError(f"toolwall can guard FunctionTools only, not {type(tool).__name__}")
+        toolwall_name = name if name is not None else self._name(tool.name)
+        guarded = copy.copy(tool)
+        guarded.on_invoke_tool = self._invoker(tool.on_invoke_tool, toolwall_name)
+        guarded.needs_approval = self._approval_check(tool.needs_approval, toolwall_name)
+        return guarded
+
+    def tools(self, tools: Iterable[Tool], unguarded: Collection[str] = ()) -> list[Tool]:
+        """Every tool guarded. A tool that is not a `FunctionTool` (hosted tools, computer, shell)
+        cannot be guarded here; it is refused unless its name is listed in `unguarded`."""
+        out: list[Tool] = []
+        for tool in tools:
+            if isinstance(tool, FunctionTool):
+                out.append(self.tool(tool))
+            elif tool.name in unguarded:
+                out.append(tool)
+            else:
+                raise TypeError(
+                    f"tool {tool.name!r} is a {type(tool).__name__}, which toolwall cannot guard; "
+                    "leave it out or list its name in unguarded=..."
+                )
+        return out
+
+    def agent(self, agent: Agent[Any], unguarded: Collection[str] = ()) -> Agent[Any]:
+        """A clone of `agent` whose tools are guarded (the original agent is left as it was).
+
+        Tools an agent fetches from `mcp_servers` at run time are not in its tool list, so an
+        agent with MCP servers is refused: front those servers with `toolwall mcp` instead.
+        Handoff agents are separate agents; guard each of them too.
+        """
+        if agent.mcp_servers:
+            raise TypeError(
+                f"agent {agent.name!r} has MCP servers, whose tools toolwall cannot wrap here; "
+                "put the toolwall MCP gateway (toolwall mcp run) in front of them instead"
+            )
+        return agent.clone(tools=self.tools(agent.tools, unguarded))
+
+    def decision_for(self, item: ToolApprovalItem, context: object = None) -> Decision | None:
+        """The decision behind an interruption, to show the approver why it was escalated.
+
+        `context` is the object passed as `Runner.run(context=...)`.
+        """
+        call_id = getattr(item.raw_item, "call_id", None)
+        if not isinstance(call_id, str):
+            return None
+        who = self._who(context)
+        return self.cache.lookup(who.session, call_id)
+
+    # -- the two hooks --------------------------------------------------------------------------
+
+    def _approval_check(self, original: bool | NeedsApproval, tool: str) -> bool | NeedsApproval:
+        """The `needs_approval` of a guarded tool: the tool's own setting, or toolwall's."""
+        if self.approvals == "approver" and not callable(original):
+            return original
+
+        async def needs_approval(
+            ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
+        ) -> bool:
+            if self.approvals == "framework":
+                who = self._who(ctx.context)
+                decision = self.cache.decide(
+                    ToolCall(tool=tool, args=params, id=call_id),
+                    caller=who.caller,
+                    token=who.token,
+                    session=who.session,
+                )
+                if decision.action is Action.BLOCK:
+                    # Nobody needs to be asked about a call that will not run.
+                    return False
+                if decision.action is Action.ESCALATE:
+                    return True
+            if callable(original):
+                return bool(await original(ctx, params, call_id))
+            return original
+
+        return needs_approval
+
+    def _invoker(
+        self, inner: Callable[[ToolContext[Any], str], Awaitable[Any]], tool: str
+    ) -> Callable[[ToolContext[Any], str], Awaitable[Any]]:
+        async def invoke(ctx: ToolContext[Any], input: str) -> Any:
+            who = self._who(ctx.context)
+            args = _parsed(input, self.firewall.limits)
+            call = ToolCall(tool=tool, args=args, id=ctx.tool_call_id)
+            decision = self.cache.decide(
+                call, caller=who.caller, token=who.token, session=who.session
+            )
+            if decision.action is Action.ESCALATE:
+                decision = await self._settle(ctx, decision, who)
+            if not decision.action.runs or decision.args is None:
+                return decision.message()
+            arguments = input
+            if decision.args != decision.original_args or decision.action is Action.REWRITE:
+                arguments = json.dumps(decision.args, ensure_ascii=False)
+                # The tool sees the arguments it runs with, in its context too.
+                ctx.tool_arguments = arguments
+            result = await inner(ctx, arguments)
+            self.firewall.record_result(
+                ToolCall(tool=tool, args=decision.args, id=ctx.tool_call_id),
+                result,
+                session=decision.session,
+            )
+            return result
+
+        return invoke
+
+    async def _settle(self, ctx: ToolContext[Any], decision: Decision, who: Identity) -> Decision:
+        """An escalated decision as enforced: approved once, or turned into a block."""
+        call_id = ctx.tool_call_id
+        previous = self.cache.take_approval(who.session, call_id)
+        if previous is not None:
+            if previous:
+                return _approved(decision)
+            return _refused(decision, "its approval was denied or has already been used")
+        if self.approvals == "approver":
+            caller = _caller_of(self.firewall, who.caller, who.token)
+            answer = await self.firewall.arequest_approval(decision, caller)
+            self.cache.set_approval(who.session, call_id, answer.approved)
+            if answer.approved and self.cache.take_approval(who.session, call_id):
+                return _approved(decision)
+            return _after_answer(decision, answer)
+        if ctx.is_tool_approved(ctx.tool_name, call_id) is not True:
+            return _refused(decision, "the run holds no approval for this call")
+        if ctx.is_tool_approved(ctx.tool_name, _PROBE_CALL_ID) is True:
+            return _refused(
+                decision,
+                f"{ctx.tool_name} was approved for every call (always_approve); "
+                "toolwall escalations need an approval per call",
+            )
+        self.cache.set_approval(who.session, call_id, True)
+        if self.cache.take_approval(who.session, call_id):
+            self.firewall.session(decision.session).record_call(decision.tool, "approved")
+            return _approved(decision)
+        return _refused(decision, "its approval has already been used")
+
+    def _who(self, run_context: object) -> Identity:
+        source = self._identity(run_context) if self._identity is not None else run_context
+        return identity_of(source)
+
+
+def guard_tools(
+    firewall: Firewall,
+    tools: Iterable[Tool],
+    *,
+    names: ToolNames = None,
+    approvals: Approvals = "framework",
+    identity: IdentitySource | None = None,
+    unguarded: Collection[str] = (),
+) -> list[Tool]:
+    """`ToolwallGuard(firewall, ...).tools(tools)`: the tools, each guarded."""
+    guard = ToolwallGuard(firewall, names=names, approvals=approvals, identity=identity)
+    return guard.tools(tools, unguarded)
+
+
+def guard_agent(
+    firewall: Firewall,
+    agent: Agent[Any],
+    *,
+    names: ToolNames = None,
+    approvals: Approvals = "framework",
+    identity: IdentitySource | None = None,
+    unguarded: Collection[str] = (),
+) -> Agent[Any]:
+    """`ToolwallGuard(firewall, ...).agent(agent)`: a clone of the agent with guarded tools."""
+    guard = ToolwallGuard(firewall, names=names, approvals=approvals, identity=identity)
+    return guard.agent(agent, unguarded)
+
+
+def _parsed(arguments: str, limits: Limits) -> dict[str, Any] | str:
+    """The arguments as `needs_approval` sees them (a dict), so both hooks share one decision.
+
+    Text the strict parser refuses stays text: the firewall then blocks it with the precise reason.
+    """
+    try:
+        return parse_arguments(arguments, limits)
+    except InputRejected:
+        return arguments
+
+
+def _approved(decision: Decision) -> Decision:
+    return decision.model_copy(
+        update={
+            "action": Action.ALLOW if decision.args == decision.original_args else Action.REWRITE,
+            "trace": [*decision.trace, TraceEntry("approval", "approved")],
+        }
+    )
+
+
+def _refused(decision: Decision, why: str) -> Decision:
+    reason = Reason(ReasonKind.APPROVAL, f"not approved: {why}")
+    return decision.model_copy(
+        update={
+            "action": Action.BLOCK,
+            "reasons": [*decision.reasons, reason],
+            "trace": [*decision.trace, TraceEntry("approval", "refused", reason.message)],
+        }
+    )
