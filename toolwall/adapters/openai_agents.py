@@ -36,13 +36,13 @@ from agents import Agent, FunctionTool, RunContextWrapper, Tool
 from agents.items import ToolApprovalItem
 from agents.tool_context import ToolContext
 
+from toolwall.adapters._approval import ask_approver, framework_approved, refused
 from toolwall.adapters._context import IdentitySource, ToolNames, identity_of, name_mapper
 from toolwall.adapters._once import DecisionCache
 from toolwall.config import Limits
 from toolwall.context import Identity
 from toolwall.engine import Firewall
-from toolwall.guard import _after_answer, _caller_of
-from toolwall.model import Action, Decision, Reason, ReasonKind, ToolCall, TraceEntry
+from toolwall.model import Action, Decision, ToolCall
 from toolwall.normalize import InputRejected, parse_arguments
 
 __all__ = ["ToolwallGuard", "guard_agent", "guard_tools"]
@@ -197,31 +197,17 @@ class ToolwallGuard:
     async def _settle(self, ctx: ToolContext[Any], decision: Decision, who: Identity) -> Decision:
         """An escalated decision as enforced: approved once, or turned into a block."""
         call_id = ctx.tool_call_id
-        previous = self.cache.take_approval(who.session, call_id)
-        if previous is not None:
-            if previous:
-                return _approved(decision)
-            return _refused(decision, "its approval was denied or has already been used")
         if self.approvals == "approver":
-            caller = _caller_of(self.firewall, who.caller, who.token)
-            answer = await self.firewall.arequest_approval(decision, caller)
-            self.cache.set_approval(who.session, call_id, answer.approved)
-            if answer.approved and self.cache.take_approval(who.session, call_id):
-                return _approved(decision)
-            return _after_answer(decision, answer)
+            return await ask_approver(self.firewall, self.cache, decision, who, call_id)
         if ctx.is_tool_approved(ctx.tool_name, call_id) is not True:
-            return _refused(decision, "the run holds no approval for this call")
+            return refused(decision, "the run holds no approval for this call")
         if ctx.is_tool_approved(ctx.tool_name, _PROBE_CALL_ID) is True:
-            return _refused(
+            return refused(
                 decision,
                 f"{ctx.tool_name} was approved for every call (always_approve); "
                 "toolwall escalations need an approval per call",
             )
-        self.cache.set_approval(who.session, call_id, True)
-        if self.cache.take_approval(who.session, call_id):
-            self.firewall.session(decision.session).record_call(decision.tool, "approved")
-            return _approved(decision)
-        return _refused(decision, "its approval has already been used")
+        return framework_approved(self.firewall, self.cache, decision, who, call_id)
 
     def _who(self, run_context: object) -> Identity:
         source = self._identity(run_context) if self._identity is not None else run_context
@@ -265,23 +251,3 @@ def _parsed(arguments: str, limits: Limits) -> dict[str, Any] | str:
         return parse_arguments(arguments, limits)
     except InputRejected:
         return arguments
-
-
-def _approved(decision: Decision) -> Decision:
-    return decision.model_copy(
-        update={
-            "action": Action.ALLOW if decision.args == decision.original_args else Action.REWRITE,
-            "trace": [*decision.trace, TraceEntry("approval", "approved")],
-        }
-    )
-
-
-def _refused(decision: Decision, why: str) -> Decision:
-    reason = Reason(ReasonKind.APPROVAL, f"not approved: {why}")
-    return decision.model_copy(
-        update={
-            "action": Action.BLOCK,
-            "reasons": [*decision.reasons, reason],
-            "trace": [*decision.trace, TraceEntry("approval", "refused", reason.message)],
-        }
-    )
