@@ -6,6 +6,7 @@ adapters without depending on the rule language.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from toolwall import (
     SchemaRegistry,
     SessionState,
 )
+from toolwall.devkeys import generate_private_key, mint_token
+from toolwall.identity import JWTVerifier
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANY = ("acme.test", "acme-corp.test")
@@ -108,4 +111,32 @@ def firewall(audit: RecordingAudit) -> Firewall:
         schemas=SchemaRegistry.load(REPO / "schemas"),
         rules=TinyRules(),
         audit=audit,
+    )
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A development identity provider: mints tokens the firewall's verifier accepts."""
+
+    key: Any
+
+    def token(self, sub: str, tools: list[str], session: str | None = None) -> str:
+        return mint_token(
+            self.key, sub=sub, tools=tools, ttl_s=600, audience="toolwall", session=session
+        )
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer(generate_private_key())
+
+
+@pytest.fixture
+def token_firewall(audit: RecordingAudit, issuer: Issuer) -> Firewall:
+    """The same policy, with callers identified by signed tokens."""
+    return Firewall(
+        schemas=SchemaRegistry.load(REPO / "schemas"),
+        rules=TinyRules(),
+        audit=audit,
+        identity=JWTVerifier.from_public_key(issuer.key.public_key(), audience="toolwall"),
     )

@@ -27,7 +27,7 @@ from agents.tool_context import ToolContext
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.adapters.openai_agents import ToolwallGuard, guard_agent, guard_tools
 
-from .conftest import ALICE, RecordingAudit
+from .conftest import ALICE, Issuer, RecordingAudit
 
 NAMES = {
     "email_send": "email.send",
@@ -436,3 +436,39 @@ def test_tools_that_cannot_be_guarded_are_refused(firewall: Firewall) -> None:
     guarded = guard_agent(firewall, agent, names=NAMES)
     assert guarded is not agent and len(guarded.tools) == len(agent.tools)
     assert all(g is not t for g, t in zip(guarded.tools, agent.tools, strict=True))
+
+
+def test_a_signed_token_in_the_context_is_the_identity(
+    token_firewall: Firewall, issuer: Issuer, audit: RecordingAudit
+) -> None:
+    calls = Calls()
+    token = issuer.token("alice", ["db.query"], session="thread-7")
+    agent, model, _ = make_agent(
+        token_firewall,
+        calls,
+        [
+            [
+                function_call("db_query", {"sql": "select 1", "limit": 5}, call_id="c1"),
+                function_call("shell_run", {"command": "ls"}, call_id="c2"),
+            ],
+            [assistant_message("ok")],
+        ],
+    )
+    run(agent, "query", {"toolwall_token": token})
+    assert [name for name, _ in calls.ran] == ["db_query"]
+    assert "alice is not granted shell.run" in outputs(model, 1)["c2"]
+    [decision] = audit.for_call("c1")
+    assert (decision.caller, decision.session) == ("alice", "thread-7")
+
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    agent, model, _ = make_agent(
+        token_firewall,
+        calls,
+        [
+            [function_call("db_query", {"sql": "select 1", "limit": 5}, call_id="c3")],
+            [assistant_message("no")],
+        ],
+    )
+    run(agent, "query", {"toolwall_token": forged})
+    assert len(calls.ran) == 1
+    assert "not granted" in outputs(model, 1)["c3"]

@@ -26,7 +26,7 @@ from pydantic_ai.toolsets import FunctionToolset
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.adapters.pydantic_ai import ToolwallCapability
 
-from .conftest import ALICE, RecordingAudit
+from .conftest import ALICE, Issuer, RecordingAudit
 
 NAMES = {
     "email_send": "email.send",
@@ -348,3 +348,29 @@ def test_tools_of_every_toolset_are_guarded(firewall: Firewall) -> None:
     returns = script.returns(1)
     assert "destructive" in str(returns["c1"].content)
     assert "not granted agent_tool" in str(returns["c2"].content)
+
+
+@dataclass
+class TokenDeps:
+    toolwall_token: str
+    toolwall_session: str | None = None
+
+
+def test_a_signed_token_in_deps_is_the_identity(
+    token_firewall: Firewall, issuer: Issuer, audit: RecordingAudit
+) -> None:
+    tools = Tools()
+    token = issuer.token("alice", ["db.query"], session="thread-7")
+    script = Script(
+        [
+            call("db_query", {"sql": "select 1", "limit": 5}, "c1"),
+            call("shell_run", {"command": "ls"}, "c2"),
+        ],
+        "ok",
+    )
+    agent, _ = make_agent(token_firewall, script, tools)
+    run(agent, "query", TokenDeps(toolwall_token=token))
+    assert [name for name, _ in tools.ran] == ["db_query"]
+    assert "alice is not granted shell.run" in str(script.returns(1)["c2"].content)
+    [decision] = audit.for_call("c1")
+    assert (decision.caller, decision.session) == ("alice", "thread-7")
