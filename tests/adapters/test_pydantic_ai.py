@@ -374,3 +374,16 @@ def test_a_signed_token_in_deps_is_the_identity(
     assert "alice is not granted shell.run" in str(script.returns(1)["c2"].content)
     [decision] = audit.for_call("c1")
     assert (decision.caller, decision.session) == ("alice", "thread-7")
+
+
+def test_acting_as_is_the_fallback(firewall: Firewall) -> None:
+    tools = Tools()
+    script = Script([call("db_query", {"sql": "x", "limit": 1}, "c1")], "ok")
+    agent, _ = make_agent(firewall, script, tools)
+
+    async def go() -> None:
+        with firewall.acting_as(caller=ALICE, session="outer"):
+            await agent.run("query", deps={"unrelated": True})
+
+    asyncio.run(go())
+    assert len(tools.ran) == 1

@@ -138,27 +138,24 @@ class ToolwallGuard:
 
     # -- the two hooks --------------------------------------------------------------------------
 
-    def _approval_check(self, original: bool | NeedsApproval, tool: str) -> bool | NeedsApproval:
-        """The `needs_approval` of a guarded tool: the tool's own setting, or toolwall's."""
-        if self.approvals == "approver" and not callable(original):
-            return original
+    def _approval_check(self, original: bool | NeedsApproval, tool: str) -> NeedsApproval:
+        """The `needs_approval` of a guarded tool: toolwall's escalations, then the tool's own."""
 
         async def needs_approval(
             ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
         ) -> bool:
-            if self.approvals == "framework":
-                who = self._who(ctx.context)
-                decision = self.cache.decide(
-                    ToolCall(tool=tool, args=params, id=call_id),
-                    caller=who.caller,
-                    token=who.token,
-                    session=who.session,
-                )
-                if decision.action is Action.BLOCK:
-                    # Nobody needs to be asked about a call that will not run.
-                    return False
-                if decision.action is Action.ESCALATE:
-                    return True
+            who = self._who(ctx.context)
+            decision = self.cache.decide(
+                ToolCall(tool=tool, args=params, id=call_id),
+                caller=who.caller,
+                token=who.token,
+                session=who.session,
+            )
+            if decision.action is Action.BLOCK:
+                # Nobody needs to be asked about a call that will not run.
+                return False
+            if decision.action is Action.ESCALATE and self.approvals == "framework":
+                return True
             if callable(original):
                 return bool(await original(ctx, params, call_id))
             return original
