@@ -20,10 +20,9 @@ pytest.importorskip("agents")
 from agents import FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
 
+from tests.adapters.agents_support import ALICE, REPO, RecordingAudit, TinyRules
 from toolwall import Firewall, SchemaRegistry, ToolCall
 from toolwall.adapters.openai_agents import ToolwallGuard
-
-from .conftest import ALICE, REPO, RecordingAudit, TinyRules
 
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .conftest import REPO
+from tests.adapters.agents_support import REPO
 
 # Runs in a fresh interpreter where importing either framework fails, as if it were not installed.
 PROGRAM = """

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO
+from tests.adapters.agents_support import REPO
 
 
 @pytest.mark.parametrize(

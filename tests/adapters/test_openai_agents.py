@@ -24,10 +24,9 @@ from agents.exceptions import UserError
 from agents.testing import ScriptedModel, assistant_message, function_call
 from agents.tool_context import ToolContext
 
+from tests.adapters.agents_support import ALICE, Issuer, RecordingAudit
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.adapters.openai_agents import ToolwallGuard, guard_agent, guard_tools
-
-from .conftest import ALICE, Issuer, RecordingAudit
 
 NAMES = {
     "email_send": "email.send",

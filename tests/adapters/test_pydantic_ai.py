@@ -23,10 +23,9 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDenied
 from pydantic_ai.toolsets import FunctionToolset
 
+from tests.adapters.agents_support import ALICE, Issuer, RecordingAudit
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.adapters.pydantic_ai import ToolwallCapability
-
-from .conftest import ALICE, Issuer, RecordingAudit
 
 NAMES = {
     "email_send": "email.send",

@@ -10,9 +10,10 @@ enforced: `allow`/`rewrite` (it runs, with `decision.args`) or `block` with the 
 from __future__ import annotations
 
 from toolwall.adapters._once import DecisionCache
+from toolwall.approvals import ApprovalAnswer
 from toolwall.context import Identity
 from toolwall.engine import Firewall
-from toolwall.guard import _after_answer, _caller_of
+from toolwall.guard import _caller_of
 from toolwall.model import Action, Decision, Reason, ReasonKind, TraceEntry
 
 USED = "its approval was denied or has already been used"
@@ -43,7 +44,7 @@ async def ask_approver(
     cache.set_approval(who.session, call_id, answer.approved)
     if answer.approved and cache.take_approval(who.session, call_id):
         return approved(decision)
-    return _after_answer(decision, answer)
+    return denied(decision, answer)
 
 
 def approved(decision: Decision) -> Decision:
@@ -54,12 +55,22 @@ def approved(decision: Decision) -> Decision:
     )
 
 
+def denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
+    """The approver said no (or could not answer, which is the same)."""
+    note = f": {answer.note}" if answer.note else ""
+    return _blocked(decision, Reason(ReasonKind.APPROVAL, f"denied by {answer.by}{note}"))
+
+
 def refused(decision: Decision, why: str) -> Decision:
-    reason = Reason(ReasonKind.APPROVAL, f"not approved: {why}")
+    """The call has no usable approval."""
+    return _blocked(decision, Reason(ReasonKind.APPROVAL, f"not approved: {why}"))
+
+
+def _blocked(decision: Decision, reason: Reason) -> Decision:
     return decision.model_copy(
         update={
             "action": Action.BLOCK,
             "reasons": [*decision.reasons, reason],
-            "trace": [*decision.trace, TraceEntry("approval", "refused", reason.message)],
+            "trace": [*decision.trace, TraceEntry("approval", "block", reason.message)],
         }
     )
