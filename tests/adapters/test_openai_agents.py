@@ -21,6 +21,7 @@ from agents import (
     function_tool,
 )
 from agents.exceptions import UserError
+from agents.items import ToolCallOutputItem
 from agents.testing import ScriptedModel, assistant_message, function_call
 from agents.tool_context import ToolContext
 
@@ -471,3 +472,30 @@ def test_a_signed_token_in_the_context_is_the_identity(
     run(agent, "query", {"toolwall_token": forged})
     assert len(calls.ran) == 1
     assert "not granted" in outputs(model, 1)["c3"]
+
+
+def test_streamed_runs_are_guarded_the_same_way(firewall: Firewall) -> None:
+    calls = Calls()
+    agent, _, _ = make_agent(
+        firewall,
+        calls,
+        [
+            [
+                function_call("shell_run", {"command": "rm -rf /"}, call_id="c1"),
+                function_call("email_send", OUTSIDE, call_id="c2"),
+            ],
+            [assistant_message("ok")],
+        ],
+    )
+
+    async def go() -> Any:
+        streamed = Runner.run_streamed(agent, "go", context=ctx(), run_config=NO_TRACING)
+        async for _ in streamed.stream_events():
+            pass
+        return streamed
+
+    result = asyncio.run(go())
+    assert calls.ran == []
+    assert [i.raw_item.call_id for i in result.interruptions] == ["c2"]
+    blocked = [i.output for i in result.new_items if isinstance(i, ToolCallOutputItem)]
+    assert len(blocked) == 1 and "destructive shell command" in blocked[0]
