@@ -24,12 +24,16 @@ from toolwall.identity import JWTVerifier
 ROOT = Path(__file__).resolve().parents[1]
 
 # Provider APIs refuse dots in tool names; the policy names tools with them.
+# What really ran, checked at the end: the example fails loudly if enforcement breaks.
+RAN: list[tuple[str, object]] = []
+
 NAMES = {"email_send": "email.send", "db_query": "db.query", "shell_run": "shell.run"}
 
 
 @function_tool
 def email_send(to: list[str], subject: str, body: str) -> str:
     """Send an email."""
+    RAN.append(("email_send", to))
     print(f"    [tool] email_send ran: to={to}")
     return f"sent to {', '.join(to)}"
 
@@ -37,6 +41,7 @@ def email_send(to: list[str], subject: str, body: str) -> str:
 @function_tool
 def db_query(sql: str, limit: int, debug: bool = False) -> str:
     """Run a read-only SQL query."""
+    RAN.append(("db_query", limit))
     print(f"    [tool] db_query ran: sql={sql!r} limit={limit} debug={debug}")
     return f"{limit} rows"
 
@@ -44,6 +49,7 @@ def db_query(sql: str, limit: int, debug: bool = False) -> str:
 @function_tool
 def shell_run(command: str) -> str:
     """Run a shell command."""
+    RAN.append(("shell_run", command))
     print(f"    [tool] shell_run ran: {command!r}")  # never printed below: the call is blocked
     return "done"
 
@@ -130,6 +136,11 @@ async def main() -> None:
     result = await Runner.run(agent, state, context=context, run_config=config)
     show_outputs(model, shown)
     print(f"final output: {result.final_output}")
+    assert RAN == [
+        ("email_send", ["bob@acme.test"]),  # allowed
+        ("db_query", 100),  # rewritten: the row limit capped, shell_run blocked
+        ("email_send", ["eve@elsewhere.test"]),  # escalated and approved; mallory's rejected
+    ], RAN
 
 
 if __name__ == "__main__":

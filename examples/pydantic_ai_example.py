@@ -33,6 +33,9 @@ from toolwall.identity import JWTVerifier
 ROOT = Path(__file__).resolve().parents[1]
 
 # Provider APIs refuse dots in tool names; the policy names tools with them.
+# What really ran, checked at the end: the example fails loudly if enforcement breaks.
+RAN: list[tuple[str, object]] = []
+
 NAMES = {"email_send": "email.send", "db_query": "db.query", "shell_run": "shell.run"}
 
 
@@ -94,18 +97,21 @@ def build_agent(toolwall: ToolwallCapability) -> Agent[Deps, str | DeferredToolR
     @agent.tool_plain
     def email_send(to: list[str], subject: str, body: str) -> str:
         """Send an email."""
+        RAN.append(("email_send", to))
         print(f"    [tool] email_send ran: to={to}")
         return f"sent to {', '.join(to)}"
 
     @agent.tool_plain
     def db_query(sql: str, limit: int, debug: bool = False) -> str:
         """Run a read-only SQL query."""
+        RAN.append(("db_query", limit))
         print(f"    [tool] db_query ran: sql={sql!r} limit={limit} debug={debug}")
         return f"{limit} rows"
 
     @agent.tool_plain
     def shell_run(command: str) -> str:
         """Run a shell command."""
+        RAN.append(("shell_run", command))
         print(f"    [tool] shell_run ran: {command!r}")  # never printed: the call is blocked
         return "done"
 
@@ -150,6 +156,11 @@ async def main() -> None:
         deferred_tool_results=DeferredToolResults(approvals=answers),
     )
     print(f"final output: {result.output}")
+    assert RAN == [
+        ("email_send", ["bob@acme.test"]),  # allowed
+        ("db_query", 100),  # rewritten: the row limit capped, shell_run blocked
+        ("email_send", ["eve@elsewhere.test"]),  # escalated and approved; mallory's rejected
+    ], RAN
 
 
 if __name__ == "__main__":
