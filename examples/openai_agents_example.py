@@ -136,11 +136,13 @@ async def main() -> None:
     result = await Runner.run(agent, state, context=context, run_config=config)
     show_outputs(model, shown)
     print(f"final output: {result.final_output}")
-    assert RAN == [
+    expected = [
         ("email_send", ["bob@acme.test"]),  # allowed
-        ("db_query", 100),  # rewritten: the row limit capped, shell_run blocked
+        ("db_query", 100),  # rewritten: the row limit capped; shell_run was blocked
         ("email_send", ["eve@elsewhere.test"]),  # escalated and approved; mallory's rejected
-    ], RAN
+    ]
+    # Tools of one turn run concurrently, so compare without their order.
+    assert sorted(map(repr, RAN)) == sorted(map(repr, expected)), RAN
 
 
 if __name__ == "__main__":
