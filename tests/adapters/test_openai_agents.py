@@ -17,6 +17,7 @@ from agents import (
     RunConfig,
     Runner,
     RunState,
+    ToolExecutionConfig,
     WebSearchTool,
     function_tool,
 )
@@ -499,3 +500,52 @@ def test_streamed_runs_are_guarded_the_same_way(firewall: Firewall) -> None:
     assert [i.raw_item.call_id for i in result.interruptions] == ["c2"]
     blocked = [i.output for i in result.new_items if isinstance(i, ToolCallOutputItem)]
     assert len(blocked) == 1 and "destructive shell command" in blocked[0]
+
+
+BROKEN = '{"sql": "select 1", '
+
+
+def test_unparseable_arguments_with_pre_approval_guardrails_are_blocked_without_asking(
+    firewall: Firewall, audit: RecordingAudit
+) -> None:
+    calls = Calls()
+    agent, model, _ = make_agent(
+        firewall,
+        calls,
+        [
+            [function_call("db_query", '{"sql": "select 1", ', call_id="c1")],
+            [assistant_message("")],
+        ],
+    )
+    config = RunConfig(
+        tracing_disabled=True,
+        tool_execution=ToolExecutionConfig(pre_approval_tool_input_guardrails=True),
+    )
+    result = asyncio.run(Runner.run(agent, "query", context=ctx(), run_config=config))
+    assert result.interruptions == []
+    assert calls.ran == []
+    assert outputs(model, 1)["c1"].startswith("toolwall blocked the call to db.query")
+    assert [d.action for d in audit.for_call("c1")] == [Action.BLOCK]
+
+
+def test_unparseable_arguments_without_them_are_sent_for_approval_then_blocked(
+    firewall: Firewall, audit: RecordingAudit
+) -> None:
+    """The SDK asks for approval of arguments it cannot parse without consulting toolwall."""
+    calls = Calls()
+    agent, model, _ = make_agent(
+        firewall,
+        calls,
+        [
+            [function_call("db_query", '{"sql": "select 1", ', call_id="c1")],
+            [assistant_message("")],
+        ],
+    )
+    first = run(agent, "query", ctx())
+    assert len(first.interruptions) == 1 and audit.for_call("c1") == []
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    run(agent, state, ctx())
+    assert calls.ran == []
+    assert outputs(model, 1)["c1"].startswith("toolwall blocked the call to db.query")
+    assert [d.action for d in audit.for_call("c1")] == [Action.BLOCK]

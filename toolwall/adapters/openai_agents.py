@@ -20,8 +20,9 @@ the firewall; the function itself is the SDK's own invoker, called only when the
 - escalate, `approvals="approver"`: the firewall's own approver (`Firewall(approver=...)`) is
   asked inside the invocation, and `needs_approval` never interrupts for toolwall.
 
-`needs_approval` and the invocation both ask a `DecisionCache` keyed by (session, call id), so one
-call is decided and audited once. The identity and session come from the run context the
+`needs_approval`, a `toolwall` tool input guardrail (which rejects blocked calls, before any
+approval when the app turns on the SDK's `pre_approval_tool_input_guardrails`) and the invocation
+all ask a `DecisionCache` keyed by (session, call id), so one call is decided and audited once. The identity and session come from the run context the
 application passes to `Runner.run(context=...)`, see `toolwall.adapters._context`.
 """
 
@@ -35,6 +36,11 @@ from typing import Any, Literal
 from agents import Agent, FunctionTool, RunContextWrapper, Tool
 from agents.items import ToolApprovalItem
 from agents.tool_context import ToolContext
+from agents.tool_guardrails import (
+    ToolGuardrailFunctionOutput,
+    ToolInputGuardrail,
+    ToolInputGuardrailData,
+)
 
 from toolwall.adapters._approval import ask_approver, framework_approved, refused
 from toolwall.adapters._context import IdentitySource, ToolNames, identity_of, name_mapper
@@ -93,6 +99,10 @@ class ToolwallGuard:
         guarded = copy.copy(tool)
         guarded.on_invoke_tool = self._invoker(tool.on_invoke_tool, toolwall_name)
         guarded.needs_approval = self._approval_check(tool.needs_approval, toolwall_name)
+        guarded.tool_input_guardrails = [
+            ToolInputGuardrail(guardrail_function=self._guardrail(toolwall_name), name="toolwall"),
+            *(tool.tool_input_guardrails or ()),
+        ]
         return guarded
 
     def tools(self, tools: Iterable[Tool], unguarded: Collection[str] = ()) -> list[Tool]:
@@ -161,6 +171,39 @@ class ToolwallGuard:
             return original
 
         return needs_approval
+
+    def _guardrail(
+        self, tool: str
+    ) -> Callable[[ToolInputGuardrailData], Awaitable[ToolGuardrailFunctionOutput]]:
+        """A tool input guardrail that rejects blocked calls.
+
+        With `RunConfig(tool_execution=ToolExecutionConfig(pre_approval_tool_input_guardrails=
+        True))` the SDK runs it before it asks for an approval, so a call toolwall blocks (also
+        one whose arguments the SDK cannot parse, which it would otherwise always send for
+        approval) is refused without bothering anyone. The invocation enforces the same decision
+        either way.
+        """
+
+        async def check(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
+            ctx = data.context
+            who = self._who(ctx.context)
+            decision = self.cache.decide(
+                ToolCall(
+                    tool=tool,
+                    args=_parsed(ctx.tool_arguments, self.firewall.limits),
+                    id=ctx.tool_call_id,
+                ),
+                caller=who.caller,
+                token=who.token,
+                session=who.session,
+            )
+            if decision.action is Action.BLOCK:
+                return ToolGuardrailFunctionOutput.reject_content(
+                    decision.message(), output_info={"toolwall_decision": decision.id}
+                )
+            return ToolGuardrailFunctionOutput.allow()
+
+        return check
 
     def _invoker(
         self, inner: Callable[[ToolContext[Any], str], Awaitable[Any]], tool: str
