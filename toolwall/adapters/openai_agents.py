@@ -22,8 +22,9 @@ the firewall; the function itself is the SDK's own invoker, called only when the
 
 `needs_approval`, a `toolwall` tool input guardrail (which rejects blocked calls, before any
 approval when the app turns on the SDK's `pre_approval_tool_input_guardrails`) and the invocation
-all ask a `DecisionCache` keyed by (session, call id), so one call is decided and audited once. The identity and session come from the run context the
-application passes to `Runner.run(context=...)`, see `toolwall.adapters._context`.
+all ask a `DecisionCache` keyed by (session, call id), so one call is decided and audited once.
+The identity and session come from the run context the application passes to
+`Runner.run(context=...)`, see `toolwall.adapters._context`.
 """
 
 from __future__ import annotations
