@@ -90,6 +90,12 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def an(value: Any) -> str:
+    """`a string`, `an integer`: the type of a value with its article, for messages."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -120,19 +126,13 @@ def _in(item: Any, container: Any) -> bool:
         return any(_eq(item, x) for x in container)
     if isinstance(container, str):
         if not isinstance(item, str):
-            raise RuleEvalError(
-                f"`in` a string needs a string on the left, not a {type_name(item)}"
-            )
+            raise RuleEvalError(f"`in` a string needs a string on the left, not {an(item)}")
         return item in container
     if isinstance(container, dict):
         if not isinstance(item, str):
-            raise RuleEvalError(
-                f"`in` an object needs a string key on the left, not a {type_name(item)}"
-            )
+            raise RuleEvalError(f"`in` an object needs a string key on the left, not {an(item)}")
         return item in container
-    raise RuleEvalError(
-        f"`in` needs a list, string or object on the right, not a {type_name(container)}"
-    )
+    raise RuleEvalError(f"`in` needs a list, string or object on the right, not {an(container)}")
 
 
 def _order(op: str) -> Callable[[Any, Any], bool]:
@@ -146,7 +146,7 @@ def _order(op: str) -> Callable[[Any, Any], bool]:
     def ordered(a: Any, b: Any) -> bool:
         if _is_number(a) and _is_number(b):
             return compare(a, b)
-        raise RuleEvalError(f"`{op}` compares numbers, not a {type_name(a)} with a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` compares numbers, not {an(a)} with {an(b)}")
 
     return ordered
 
@@ -155,7 +155,7 @@ def _strings(op: str, check: Callable[[str, str], bool]) -> Callable[[Any, Any],
     def strings(a: Any, b: Any) -> bool:
         if isinstance(a, str) and isinstance(b, str):
             return check(a, b)
-        raise RuleEvalError(f"`{op}` needs two strings, not a {type_name(a)} and a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` needs two strings, not {an(a)} and {an(b)}")
 
     return strings
 
@@ -190,14 +190,14 @@ def _add(a: Any, b: Any) -> Any:
         return a + b
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return [*a, *b]
-    raise RuleEvalError(f"`+` cannot combine a {type_name(a)} and a {type_name(b)}")
+    raise RuleEvalError(f"`+` cannot combine {an(a)} and {an(b)}")
 
 
 def _arith(op: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def arith(a: Any, b: Any) -> Any:
         if _is_number(a) and _is_number(b):
             return fn(a, b)
-        raise RuleEvalError(f"`{op}` needs numbers, not a {type_name(a)} and a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` needs numbers, not {an(a)} and {an(b)}")
 
     return arith
 
@@ -224,12 +224,12 @@ def _step(value: Any, step: Any, label: Callable[[], str]) -> Any:
     if isinstance(step, str):
         if isinstance(value, dict):
             return value.get(step, _MISSING)
-        raise RuleEvalError(f"{label()} is a {type_name(value)}, not an object")
+        raise RuleEvalError(f"{label()} is {an(value)}, not an object")
     if isinstance(step, bool) or not isinstance(step, int):
-        raise RuleEvalError(f"a list index must be an integer, not a {type_name(step)}")
+        raise RuleEvalError(f"a list index must be an integer, not {an(step)}")
     if isinstance(value, list | tuple):
         return value[step] if 0 <= step < len(value) else _MISSING
-    raise RuleEvalError(f"{label()} is a {type_name(value)}, not a list")
+    raise RuleEvalError(f"{label()} is {an(value)}, not a list")
 
 
 @dataclass(slots=True)
@@ -383,7 +383,7 @@ def constant_regex(node: ast.Expr, scope: Scope) -> Any:
 def _bool(value: Any, what: str) -> bool:
     if value is True or value is False:
         return value
-    raise RuleEvalError(f"{what} needs true or false, not a {type_name(value)}")
+    raise RuleEvalError(f"{what} needs true or false, not {an(value)}")
 
 
 def compile_expr(node: ast.Expr, scope: Scope) -> Fn:
@@ -407,7 +407,7 @@ def compile_expr(node: ast.Expr, scope: Scope) -> Fn:
             value = operand(env)
             if _is_number(value):
                 return -value
-            raise RuleEvalError(f"unary `-` needs a number, not a {type_name(value)}")
+            raise RuleEvalError(f"unary `-` needs a number, not {an(value)}")
 
         return neg
     if isinstance(node, ast.BoolOp):
@@ -453,7 +453,7 @@ def _compile_compare(node: ast.Compare, scope: Scope) -> Fn:
                     return bool(search(value))
                 except _builtins.BuiltinError as exc:
                     raise RuleEvalError(f"`matches`: {exc}") from None
-            raise RuleEvalError(f"`matches` needs a string on the left, not a {type_name(value)}")
+            raise RuleEvalError(f"`matches` needs a string on the left, not {an(value)}")
 
         return matches
     right = compile_expr(node.right, scope)
@@ -482,7 +482,7 @@ def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
     def quantify(env: Env) -> bool:
         items = collection(env)
         if not isinstance(items, list | tuple):
-            raise RuleEvalError(f"{what} needs a list, not a {type_name(items)}")
+            raise RuleEvalError(f"{what} needs a list, not {an(items)}")
         variables = env.vars
         for item in items:
             variables[slot] = item
@@ -496,7 +496,7 @@ def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
 def _string_fn(name: str, fn: Callable[[str], Any]) -> Callable[[Any], Any]:
     def call(value: Any) -> Any:
         if not isinstance(value, str):
-            raise RuleEvalError(f"{name}() needs a string, not a {type_name(value)}")
+            raise RuleEvalError(f"{name}() needs a string, not {an(value)}")
         try:
             return fn(value)
         except _builtins.BuiltinError as exc:
@@ -508,7 +508,7 @@ def _string_fn(name: str, fn: Callable[[str], Any]) -> Callable[[Any], Any]:
 def _len(value: Any) -> int:
     if isinstance(value, str | list | tuple | dict):
         return len(value)
-    raise RuleEvalError(f"len() needs a string, list or object, not a {type_name(value)}")
+    raise RuleEvalError(f"len() needs a string, list or object, not {an(value)}")
 
 
 _UNARY_FUNCS: dict[str, Callable[[Any], Any]] = {
@@ -541,7 +541,16 @@ def _compile_call(node: ast.Call, scope: Scope) -> Fn:
         if not isinstance(target, ast.Ref):
             raise CompileError(node.loc, "has() takes a reference")
         probe = compile_ref(target, scope, probe=True)
-        return lambda env: probe(env) is not _MISSING
+
+        def has(env: Env) -> bool:
+            # Whatever stands in the way (a string where an object was expected, a bad index),
+            # the path does not exist: has() never fails.
+            try:
+                return probe(env) is not _MISSING
+            except RuleEvalError:
+                return False
+
+        return has
     if name in ("count", "called"):
         pattern = compile_expr(node.args[0], scope)
 
@@ -562,9 +571,7 @@ def _compile_call(node: ast.Call, scope: Scope) -> Fn:
         def replace(env: Env) -> Any:
             value, repl = subject(env), replacement(env)
             if not isinstance(value, str) or not isinstance(repl, str):
-                raise RuleEvalError(
-                    f"replace() needs strings, not a {type_name(value)} and a {type_name(repl)}"
-                )
+                raise RuleEvalError(f"replace() needs strings, not {an(value)} and {an(repl)}")
             try:
                 return _builtins.replace(value, regex, repl)
             except _builtins.BuiltinError as exc:
