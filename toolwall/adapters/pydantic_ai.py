@@ -120,8 +120,7 @@ class ToolwallCapability(AbstractCapability[Any]):
                 decision = framework_approved(
                     self.firewall, self.cache, decision, who, call.tool_call_id
                 )
-            else:
-                assert decision.args is not None
+            elif decision.args is not None:
                 # Deferring is only allowed once the arguments are known to be valid.
                 await handler(decision.args)
                 raise ApprovalRequired(metadata={"toolwall": _approval_metadata(decision)})
