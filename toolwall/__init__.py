@@ -10,6 +10,7 @@ decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the wo
 
 from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callback, DenyAll
 from toolwall.config import Config, Limits
+from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
 from toolwall.identity import JWTVerifier, TokenRefused
@@ -34,13 +35,16 @@ __all__ = [
     "ApprovalAnswer",
     "ApprovalRequest",
     "Approver",
+    "Assertion",
     "Blocked",
     "Callback",
     "Caller",
+    "CompiledPolicy",
     "Config",
     "ConfigError",
     "Decision",
     "DenyAll",
+    "Diagnostic",
     "Firewall",
     "JWTVerifier",
     "Limits",
@@ -60,4 +64,5 @@ __all__ = [
     "ToolwallError",
     "TraceEntry",
     "__version__",
+    "load_policy",
 ]

@@ -541,7 +541,16 @@ def _compile_call(node: ast.Call, scope: Scope) -> Fn:
         if not isinstance(target, ast.Ref):
             raise CompileError(node.loc, "has() takes a reference")
         probe = compile_ref(target, scope, probe=True)
-        return lambda env: probe(env) is not _MISSING
+
+        def has(env: Env) -> bool:
+            # Whatever stands in the way (a string where an object was expected, a bad index),
+            # the path does not exist: has() never fails.
+            try:
+                return probe(env) is not _MISSING
+            except RuleEvalError:
+                return False
+
+        return has
     if name in ("count", "called"):
         pattern = compile_expr(node.args[0], scope)
 

@@ -52,6 +52,10 @@ def check_sources(
     gc.disable()
     try:
         return _check_sources(sources, schemas)
+    except RecursionError:
+        raise PolicyError(
+            "the rules cannot be checked: an expression is nested too deeply"
+        ) from None
     finally:
         if paused:
             gc.enable()

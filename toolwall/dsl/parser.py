@@ -342,6 +342,9 @@ class _Builder:
             str(op.children[0]), self.expr(left), self.expr(right), self.loc(t), self.loc(op)
         )
 
+    def _x_paren(self, t: Tree[Any]) -> ast.Expr:
+        return self.expr(t.children[1])
+
     def _x_call(self, t: Tree[Any]) -> ast.Expr:
         name, *args = t.children
         items = tuple(self.expr(a) for a in args if isinstance(a, Tree))
