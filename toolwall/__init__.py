@@ -13,6 +13,7 @@ from toolwall.config import Config, Limits
 from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.identity import JWTVerifier, TokenRefused
 from toolwall.model import (
     Action,
     Caller,
@@ -45,6 +46,7 @@ __all__ = [
     "DenyAll",
     "Diagnostic",
     "Firewall",
+    "JWTVerifier",
     "Limits",
     "NoRules",
     "PolicyError",
@@ -56,6 +58,7 @@ __all__ = [
     "SchemaRegistry",
     "SessionState",
     "SessionStore",
+    "TokenRefused",
     "ToolCall",
     "ToolSchema",
     "ToolwallError",
