@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
+CODE   := $(wildcard toolwall tests benchmarks examples)
 # The benchmark's peers conflict with the dev extra (invariant-ai pins openai<2): own venv.
 BENCH_VENV := .venv-bench
 BENCH      := $(BENCH_VENV)/.bench-installed
@@ -27,16 +28,20 @@ demo: $(CORE)
 	$(BIN)/toolwall demo --config toolwall.toml
 
 lint: $(DEV)
-	$(BIN)/ruff check toolwall tests benchmarks examples
-	$(BIN)/ruff format --check toolwall tests benchmarks examples
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
 
 format: $(DEV)
-	$(BIN)/ruff format toolwall tests benchmarks examples
-	$(BIN)/ruff check --fix toolwall tests benchmarks examples
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
+
+# Every runnable example (no network, no API key); each checks what it shows.
+examples: $(DEV)
+	@set -e; for f in examples/*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 $(BENCH): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'

@@ -388,7 +388,7 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, caller, answer)
+        return self.record_approval(decision, answer, caller)
 
     async def arequest_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
         """`request_approval` for async code: the event loop runs on while a human answers."""
@@ -404,19 +404,24 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, caller, answer)
+        return self.record_approval(decision, answer, caller)
 
     def record_approval(
-        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
+        self, decision: Decision, answer: ApprovalAnswer, caller: Caller | None = None
     ) -> ApprovalAnswer:
         """Audit the answer to an escalated call and count an approved call in its session.
 
-        For integrations whose framework asks the human itself. An approval that cannot be
-        audited becomes a denial unless `[audit] on_failure = "allow"`. Returns the answer
-        that stands.
+        For integrations whose framework asks the human itself (a LangGraph interrupt): it
+        counts like an approver's answer. An approval that cannot be audited becomes a denial
+        unless `[audit] on_failure = "allow"`. Returns the answer that stands.
         """
+        # (Merge of the audit and main branches: main's signature, audit's recording. A sink
+        # written to the older protocol, with `record_decision` only, records no approvals.)
+        who = caller if caller is not None else Caller(sub=decision.caller)
         try:
-            self.audit.record_approval(decision, caller, answer)
+            record = getattr(self.audit, "record_approval", None)
+            if record is not None:
+                record(decision, who, answer)
         except Exception as exc:
             logger.error("toolwall: audit record for approval of %s failed: %s", decision.id, exc)
             if answer.approved and self.audit.on_failure != "allow":

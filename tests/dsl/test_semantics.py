@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dsl.conftest import firewall
+from tests.dsl.conftest import firewall_for
 from toolwall import Action, Caller, ReasonKind, ToolCall
 from toolwall.dsl import compile_sources, compile_text, load_policy
 from toolwall.model import RuleVerdict
@@ -19,7 +19,7 @@ def query(limit: int = 50, **more: object) -> ToolCall:
 
 
 def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule cap: on db.query when args.limit > 100 rewrite args.limit = 100 because "capped"
@@ -45,7 +45,7 @@ def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Call
 
 def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: Caller) -> None:
     # `exact` would fire on the rewritten value 100, but conditions never see rewrites.
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule cap: on db.query when args.limit > 100 rewrite args.limit = 100",
         'rule exact: on db.query when args.limit == 100 block because "exactly 100"',
@@ -58,7 +58,7 @@ def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: C
 def test_rewrite_values_are_computed_on_the_original_arguments(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule half: on db.query when args.limit > 100 rewrite args.limit = args.limit / 2 * 0 + 7",
         "rule dbg: on db.query when args.limit > 100 rewrite args.debug = args.limit > 1000",
@@ -76,12 +76,12 @@ def test_rewrites_apply_in_file_and_line_order(schemas: SchemaRegistry, alice: C
         fw = Firewall(schemas=schemas, rules=compile_sources(order, schemas))
         assert fw.decide(query(500), caller=alice).args["limit"] == 50  # type: ignore[index]
     same_file = f"{second}\n{first}"
-    fw = firewall(schemas, same_file)
+    fw = firewall_for(schemas, same_file)
     assert fw.decide(query(500), caller=alice).args["limit"] == 100  # type: ignore[index]
 
 
 def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule grow: on db.query when args.limit > 10 rewrite args.limit = args.limit * 1000",
     )
@@ -92,7 +92,7 @@ def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, ali
 
 
 def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule lvl_block: on db.query when caller.claims.level > 3 block
@@ -124,14 +124,14 @@ def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
 def test_has_is_the_only_safe_way_to_touch_a_missing_field(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
+    fw = firewall_for(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=False), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=True), caller=alice).action is Action.BLOCK
 
 
 def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
+    fw = firewall_for(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
     # `unless` would fail (no debug) but `when` is false: the rule does not fire.
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(500, debug=True), caller=alice).action is Action.ALLOW
@@ -140,7 +140,7 @@ def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice
 
 
 def test_because_interpolation(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule r: on db.query when args.limit > 100 block "
         'because "{caller.sub} asked for {args.limit} rows ({{max}} 100) in {tool}: {[1, true]}"',
@@ -151,7 +151,7 @@ def test_because_interpolation(schemas: SchemaRegistry) -> None:
 
 
 def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule burst: on email.send when count("email.*") >= 2 block because "burst"
@@ -172,7 +172,7 @@ def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) 
 
 
 def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "taint web.*, email.read\nrule pay: on bank.transfer when session.tainted block",
     )
@@ -186,7 +186,7 @@ def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_trace_lists_every_rule_considered(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule big: on db.query when args.limit > 100 block
@@ -243,7 +243,7 @@ def test_a_large_policy_costs_only_the_rules_of_the_called_tool(schemas: SchemaR
 
 
 def test_quantifiers_and_operators(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         let company = ["acme.test"]
@@ -287,3 +287,73 @@ def test_duplicate_names_across_files_are_an_error(schemas: SchemaRegistry) -> N
     with pytest.raises(PolicyError) as info:
         compile_sources([("a.tw", "let x = 1"), ("b.tw", "rule x: on db.query block")], schemas)
     assert "b.tw:1:6: error: duplicate name `x`: already defined at a.tw:1:5" in str(info.value)
+
+
+def test_has_never_fails_whatever_the_types_on_the_way(schemas: SchemaRegistry) -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        "rule r: on t.run when has(args.a.b) or has(args.l[3]) or has(caller.claims.x.y) block",
+        open_schema,
+    )
+    who, state = Caller(claims={"x": 1}), SessionState()
+    for args in ({"a": "text", "l": [1]}, {"a": [1], "l": "s"}, {"a": None}, {}):
+        verdict = policy.evaluate("t.run", args, who, state)
+        assert verdict.action is Action.ALLOW, args
+    assert policy.evaluate("t.run", {"a": {"b": None}}, who, state).action is Action.BLOCK
+    assert policy.evaluate("t.run", {"l": [0, 1, 2, 3]}, who, state).action is Action.BLOCK
+
+
+def test_runtime_type_rules(schemas: SchemaRegistry) -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    cases = {
+        "args.x == 1": [({"x": 1.0}, True), ({"x": True}, False), ({"x": "1"}, False)],
+        "args.x in args.y": [
+            ({"x": "b", "y": "abc"}, True),
+            ({"x": "k", "y": {"k": 1}}, True),
+            ({"x": 1, "y": [1.0, 2]}, True),
+            ({"x": 1, "y": "1"}, "error"),
+            ({"x": 1, "y": 1}, "error"),
+        ],
+        "args.y contains args.x": [({"x": 2, "y": [1, 2]}, True), ({"x": 3, "y": [1]}, False)],
+        "args.x > 1": [({"x": 2}, True), ({"x": "2"}, "error"), ({"x": True}, "error")],
+        "args.x + args.y == 3": [({"x": 1, "y": 2}, True), ({"x": "a", "y": 1}, "error")],
+        'args.x + args.y == "ab"': [({"x": "a", "y": "b"}, True)],
+        "args.x / args.y > 0": [({"x": 1, "y": 0}, "error"), ({"x": 1, "y": 2}, True)],
+        "args.x": [({"x": True}, True), ({"x": 1}, "error"), ({"x": "yes"}, "error")],
+        "all v in args.x: v > 0": [
+            ({"x": []}, True),
+            ({"x": [1, -1]}, False),
+            ({"x": "s"}, "error"),
+        ],
+        "any v in args.x: v > 0": [({"x": []}, False), ({"x": [-1, 1]}, True)],
+        "args.x matches /^a/i": [({"x": "Abc"}, True), ({"x": 1}, "error")],
+        'args.x startswith "a"': [({"x": "ab"}, True), ({"x": ["a"]}, "error")],
+        'args.x under "/srv"': [({"x": "/srv"}, True), ({"x": "/srv2"}, False)],
+        "len(args.x) == 2": [({"x": "ab"}, True), ({"x": [1, 2]}, True), ({"x": 5}, "error")],
+        "args.l[1] == 2": [({"l": [1, 2]}, True), ({"l": [1]}, "error"), ({"l": "ab"}, "error")],
+    }
+    who, state = Caller(), SessionState()
+    for condition, expectations in cases.items():
+        policy = compile_text(f"rule r: on t.run when {condition} block", open_schema)
+        for args, expected in expectations:
+            verdict = policy.evaluate("t.run", args, who, state)
+            outcome = verdict.trace[0].outcome
+            if expected == "error":
+                assert outcome == "error", (condition, args)
+                assert verdict.reasons[0].kind is ReasonKind.RULE_ERROR
+            else:
+                assert outcome == ("fired" if expected else "not fired"), (condition, args)
+
+
+def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        "rule r: on t.run when true rewrite args.copy = args.src, args.src[0] = 9", open_schema
+    )
+    original = {"src": [1, {"k": [2]}]}
+    verdict = policy.evaluate("t.run", original, Caller(), SessionState())
+    assert verdict.action is Action.REWRITE
+    assert verdict.args == {"src": [9, {"k": [2]}], "copy": [1, {"k": [2]}]}
+    assert original == {"src": [1, {"k": [2]}]}
+    assert verdict.args is not None
+    assert verdict.args["copy"][1] is not original["src"][1]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from toolwall.dsl import ast
@@ -49,6 +48,22 @@ def check_sources(
     sources: list[tuple[str, str]], schemas: SchemaRegistry
 ) -> tuple[list[Diagnostic], list[ast.Module], dict[str, object]]:
     """Parse and check `(filename, text)` pairs: every diagnostic, sorted, and what parsed."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_sources(sources, schemas)
+    except RecursionError:
+        raise PolicyError(
+            "the rules cannot be checked: an expression is nested too deeply"
+        ) from None
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _check_sources(
+    sources: list[tuple[str, str]], schemas: SchemaRegistry
+) -> tuple[list[Diagnostic], list[ast.Module], dict[str, object]]:
     diagnostics: list[Diagnostic] = []
     modules: list[ast.Module] = []
     for filename, text in sorted(sources):
@@ -64,29 +79,20 @@ def check_sources(
 
 def compile_sources(sources: list[tuple[str, str]], schemas: SchemaRegistry) -> CompiledPolicy:
     """Parse, check and compile. Raises `PolicyError` carrying every diagnostic on any error."""
-    with _collector_paused():
-        return _compile_sources(sources, schemas)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a policy is built.
-
-    A large policy allocates hundreds of thousands of long-lived objects (parse trees, AST
-    nodes, closures); the collector would rescan them over and over as they pile up, which made
-    loading 10,000 rules superlinear. Collection resumes, as it was, when loading ends.
-    """
-    enabled = gc.isenabled()
+    # The collector is paused while the policy is built, as in `check_sources`: a large policy
+    # allocates hundreds of thousands of long-lived objects that it would rescan over and over
+    # (loading 10,000 rules was superlinear).
+    paused = gc.isenabled()
     gc.disable()
     try:
-        yield
+        return _compile_sources(sources, schemas)
     finally:
-        if enabled:
+        if paused:
             gc.enable()
 
 
 def _compile_sources(sources: list[tuple[str, str]], schemas: SchemaRegistry) -> CompiledPolicy:
-    diagnostics, modules, lets = check_sources(sources, schemas)
+    diagnostics, modules, lets = _check_sources(sources, schemas)
     errors = [d for d in diagnostics if d.is_error]
     if errors:
         raise PolicyError(
