@@ -331,26 +331,16 @@ def _strings(value: Any, out: list[str]) -> None:
 
 
 class AuditSink(Protocol):
-    """Where the engine records what it decided. Each method raises when it could not record."""
+    """Where the engine records what it decided; raises when it could not record.
 
-    on_failure: OnFailure
+    `on_failure` is "block" or "allow". A sink may also define `record_approval(decision,
+    caller, answer)` and `record_result(tool, result, *, caller, session, call_id, tainted)`
+    (`AuditLog` does); the engine calls them when present.
+    """
+
+    on_failure: str
 
     def record_decision(self, decision: Decision, caller: Caller) -> None: ...
-
-    def record_approval(
-        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
-    ) -> None: ...
-
-    def record_result(
-        self,
-        tool: str,
-        result: Any,
-        *,
-        caller: Caller,
-        session: str | None,
-        call_id: str | None,
-        tainted: bool,
-    ) -> None: ...
 
 
 class AuditLog:
@@ -374,7 +364,7 @@ class AuditLog:
             raise ValueError(f'on_failure must be "block" or "allow", not {on_failure!r}')
         self.path = Path(path) if path is not None else None
         self.redact = Redactor(redact_keys, redact_paths)
-        self.on_failure: OnFailure = on_failure
+        self.on_failure: str = on_failure
         self.fsync = fsync
         self._lock = threading.Lock()
         self._fd = -1

@@ -577,3 +577,22 @@ def test_an_escalated_call_keeps_its_decision_in_the_chain(path: Path) -> None:
     assert not answer.approved
     kinds = [r["type"] for r in read_records(path)]
     assert kinds == ["decision", "approval"]
+
+
+def test_a_sink_that_records_decisions_only_still_works() -> None:
+    """Sinks written against the decision-only protocol: approvals and results are skipped."""
+
+    class DecisionsOnly:
+        on_failure = "block"
+
+        def __init__(self) -> None:
+            self.actions: list[Action] = []
+
+        def record_decision(self, decision: Any, caller: Caller) -> None:
+            self.actions.append(decision.action)
+
+    sink = DecisionsOnly()
+    firewall = open_firewall(sink, escalate_rules("x"), approver=Callback(lambda r: True))  # type: ignore[arg-type]
+    assert firewall.run({"tool": "x", "args": {}}, lambda: "ran", caller=BOB) == "ran"
+    firewall.record_result({"tool": "x"}, "out", caller=BOB)
+    assert sink.actions == [Action.ESCALATE]
