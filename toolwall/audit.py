@@ -659,27 +659,29 @@ def _scrub(reason: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
 
 
 def _tail(fd: int, size: int) -> tuple[str, bool]:
-    """(hash of the last whole record, whether the file ends with a whole line)."""
+    """(hash of the last whole record, whether the file ends with a newline).
+
+    Reads backwards from the end, a block at a time, and stops at the first line that is a
+    record. The unterminated end of the file counts when it is a whole record that only lacks
+    its newline; a torn record there is skipped.
+    """
     if size == 0:
         return GENESIS, True
     whole = os.pread(fd, 1, size - 1) == b"\n"
     pos = size
-    buffer = b""
+    carry = b""  # the start of a line that began before `pos`, as read so far
     while pos > 0:
         step = min(_TAIL_BLOCK, pos)
         pos -= step
-        buffer = os.pread(fd, step, pos) + buffer
-        lines = buffer.split(b"\n")
-        # lines[-1] follows the last newline (empty, or a torn record); lines[0] may be cut.
-        candidates = lines[:-1] if pos == 0 else lines[1:-1]
-        for line in reversed(candidates):
-            digest = _hash_of(line)
+        lines = (os.pread(fd, step, pos) + carry).split(b"\n")
+        # lines[0] may continue before `pos`; every other piece is a line (or the file's end).
+        carry = lines[0] if pos > 0 else b""
+        for line in reversed(lines if pos == 0 else lines[1:]):
+            digest = _hash_of(line) if line else None
             if digest is not None:
                 return digest, whole
-        if pos > 0:
-            buffer = lines[0]
-            if len(buffer) > 64 * _TAIL_BLOCK:  # a single "line" of 4 MiB is not a record
-                break
+        if len(carry) > 64 * _TAIL_BLOCK:  # a single "line" of 4 MiB is not a record
+            break
     return GENESIS, whole
 
 

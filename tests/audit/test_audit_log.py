@@ -344,6 +344,26 @@ def test_a_torn_last_line_is_reported_and_the_chain_resumes_after_it(
     assert report.ok and report.records == 4 and report.torn == [4]
 
 
+def test_a_last_record_missing_only_its_newline_stays_in_the_chain(path: Path) -> None:
+    fill(path, 3).close()
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # a write cut just before the newline
+    decision_for(open_firewall(AuditLog(path)), "fs.read", {})
+    report = verify(path)
+    assert report.ok and report.records == 4 and report.torn == []
+
+
+def test_the_chain_head_is_found_behind_a_record_larger_than_a_read_block(path: Path) -> None:
+    from toolwall.config import Limits
+
+    big = Limits(max_arg_bytes=1_000_000, max_string_length=1_000_000)
+    firewall = open_firewall(AuditLog(path), limits=big)
+    decision_for(firewall, "fs.write", {"content": "x" * 200_000})
+    decision_for(firewall, "fs.write", {"content": "y" * 150_000})
+    decision_for(open_firewall(AuditLog(path)), "fs.read", {})  # a new writer reads the head
+    report = verify(path)
+    assert report.ok and report.records == 3
+
+
 def test_a_torn_line_that_replaced_a_record_is_not_excused(path: Path) -> None:
     fill(path, 4)
     lines = lines_of(path)
