@@ -616,3 +616,34 @@ def test_a_sink_that_records_decisions_only_still_works() -> None:
     assert firewall.run({"tool": "x", "args": {}}, lambda: "ran", caller=BOB) == "ran"
     firewall.record_result({"tool": "x"}, "out", caller=BOB)
     assert sink.actions == [Action.ESCALATE]
+
+
+# Any text, lone surrogates included: JSON text can carry them ("\\ud800").
+any_text = st.text(st.characters(exclude_categories=()), max_size=12)
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@given(st.dictionaries(any_text, any_json, max_size=4))
+def test_any_arguments_are_recorded_verifiably(
+    tmp_path_factory: pytest.TempPathFactory, args: dict[str, Any]
+) -> None:
+    path = tmp_path_factory.mktemp("any") / "a.jsonl"
+    log = AuditLog(path, redact_keys=[])
+    decision = decision_for(open_firewall(log), "any.tool", args)
+    [record] = read_records(path)
+    if decision.action is Action.ALLOW:
+        assert record["args"] == args
+        assert record["args_sha256"] == args_digest(args)
+    else:  # strict input refuses lone surrogates: the block is recorded all the same
+        assert decision.reasons[0].kind is ReasonKind.STRICT_INPUT
+        assert record["action"] == "block" and record["args"] is None
+    assert path.read_bytes().isascii()
+    assert verify(path).ok
