@@ -228,15 +228,29 @@ class Redactor:
     field are returned as the very same object.
     """
 
-    __slots__ = ("keys", "paths")
+    __slots__ = ("_screen", "keys", "paths")
 
     def __init__(self, keys: Iterable[str] = DEFAULT_REDACT_KEYS, paths: Iterable[str] = ()):
         self.keys = frozenset(k.lower() for k in keys)
         self.paths = tuple(parse_redact_path(p) for p in paths)
+        # Keys that JSON writes as themselves can be looked for in the encoded arguments.
+        plain = all(_written_as_is(k) for k in self.keys)
+        self._screen = tuple(sorted(self.keys)) if plain else None
 
-    def __call__(self, value: Any) -> Any:
+    def __call__(self, value: Any, encoded: str | None = None) -> Any:
+        """`value` with sensitive fields redacted.
+
+        `encoded` may be the ASCII canonical JSON of `value` when it has no `\\u` escape: then
+        a key that does not occur in it at all cannot match, and the walk is skipped.
+        """
         if self.keys:
-            value = self._by_key(value)
+            screen = self._screen
+            if encoded is None or screen is None:
+                value = self._by_key(value)
+            else:
+                lowered = encoded.lower()
+                if any(key in lowered for key in screen):
+                    value = self._by_key(value)
         for path in self.paths:
             value = _redact_path(value, path, 0)
         return value
@@ -262,6 +276,11 @@ class Redactor:
                     copy[i] = new
             return value if copy is None else copy
         return value
+
+
+def _written_as_is(key: str) -> bool:
+    """Whether canonical ASCII JSON writes `key` unchanged (no escapes)."""
+    return key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
 
 
 def _redact_path(value: Any, path: tuple[PathSegment, ...], depth: int) -> Any:
@@ -407,17 +426,23 @@ class AuditLog:
         if self.path is None and not logger.isEnabledFor(logging.INFO):
             return  # nowhere to write: do not build the record
         original = decision.original_args
-        args = self.redact(original) if original is not None else None
+        if original is not None:
+            # The arguments are encoded once: for the line, the digest and the redaction screen.
+            encoded = _encode_line(original)
+            plain = "\\u" not in encoded  # pure ASCII: the UTF-8 canonical form is the same text
+            digest = '"' + (_sha256(encoded) if plain else args_digest(original)) + '"'
+            args = self.redact(original, encoded if plain else None)
+            args_json = encoded if args is original else _encode_line(args)
+        else:
+            args, args_json, digest = None, "null", "null"
+        # The members that sort before "hash", written out (see `_chain`); `verify` re-encodes
+        # the parsed record, so this text must be (and is tested to be) canonical.
+        head = (
+            f'"action":"{decision.action.value}","args":{args_json},"args_sha256":{digest},'
+            f'"call_id":{_encode_line(decision.call_id)},'
+            f'"caller":{{"iss":{_encode_line(caller.iss)},"sub":{_encode_line(caller.sub)}}}'
+        )
         reasons = [r.to_dict() for r in decision.reasons]
-        # Members are split around where "hash" sorts (see `_chain`): these sort before it ...
-        low: dict[str, Any] = {
-            "action": decision.action.value,
-            "args": args,
-            "args_sha256": args_digest(original) if original is not None else None,
-            "call_id": decision.call_id,
-            "caller": {"sub": caller.sub, "iss": caller.iss},
-        }
-        # ... and these after it.
         high: dict[str, Any] = {
             "id": decision.id,
             "latency_us": round(decision.latency_us, 1),
@@ -445,7 +470,7 @@ class AuditLog:
                 _redacted_strings(final, rewritten, secrets)
             if secrets:
                 high["reasons"] = [_scrub(r, secrets) for r in reasons]
-        self._append(low, high)
+        self._append_head(head, high)
 
     def record_approval(self, decision: Decision, caller: Caller, answer: ApprovalAnswer) -> None:
         """Append the answer to an escalated call: who answered, their note, and the binding."""
@@ -507,7 +532,9 @@ class AuditLog:
     # -- writing --------------------------------------------------------------------------------
 
     def _append(self, low: dict[str, Any], high: dict[str, Any]) -> None:
-        head = _encode_line(low)[1:-1]
+        self._append_head(_encode_line(low)[1:-1], high)
+
+    def _append_head(self, head: str, high: dict[str, Any]) -> None:
         with self._lock:
             if self.path is None:
                 line, self._prev = _chain(head, high, self._prev)

@@ -647,3 +647,24 @@ def test_any_arguments_are_recorded_verifiably(
         assert record["action"] == "block" and record["args"] is None
     assert path.read_bytes().isascii()
     assert verify(path).ok
+
+
+@pytest.mark.parametrize(
+    ("keys", "args", "expected"),
+    [
+        (["password"], {"PassWord": "x1"}, {"PassWord": REDACTED}),
+        # KELVIN SIGN lower-cases to an ASCII "k": the key still matches "key".
+        (["key"], {"\u212aey": "x2"}, {"\u212aey": REDACTED}),
+        (["pässwort"], {"PÄSSWORT": "x3"}, {"PÄSSWORT": REDACTED}),
+        (["token"], {"note": "the token is elsewhere"}, {"note": "the token is elsewhere"}),
+        (["a\\b"], {"A\\B": "x4"}, {"A\\B": REDACTED}),
+    ],
+)
+def test_the_redaction_screen_never_skips_a_matching_key(
+    path: Path, keys: list[str], args: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    decision_for(open_firewall(AuditLog(path, redact_keys=keys)), "t", args)
+    record = next(read_records(path))
+    assert record["args"] == expected
+    assert record["args_sha256"] == args_digest(args)
+    assert verify(path).ok
