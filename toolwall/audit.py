@@ -770,13 +770,16 @@ class VerifyReport:
         return f"line {self.line}: {self.problem}"
 
 
-def verify(path: str | os.PathLike[str]) -> VerifyReport:
+def verify(path: str | os.PathLike[str], anchor: str | None = None) -> VerifyReport:
     """Recompute the chain of an audit file; stop at the first record that breaks it.
 
     A line that is not a whole JSON record is a torn write (a crash): it is reported in `torn`
     and skipped, and the chain must continue after it from the last whole record. A record that
-    was edited, deleted, inserted or moved breaks the chain.
+    was edited, deleted, inserted or moved breaks the chain. `anchor` is a head hash noted
+    earlier (kept where the writer cannot change it): the chain must still contain it, which
+    shows that no records were cut from the end since, and the file was not rewritten.
     """
+    anchored = anchor is None
     prev = GENESIS
     prev_line: int | None = None
     records = 0
@@ -821,6 +824,13 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
         prev = stated
         prev_line = line.number
         records += 1
+        anchored = anchored or stated == anchor
+    if not anchored:
+        why = (
+            f"the anchored record {anchor} is not in the chain: records were cut from the end "
+            "or the file was rewritten"
+        )
+        return _broken(records + len(torn), why, records, prev, torn)
     return VerifyReport(True, records, prev, torn=torn)
 
 

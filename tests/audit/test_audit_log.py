@@ -261,6 +261,17 @@ def test_a_deleted_record_breaks_the_chain(path: Path) -> None:
     assert "deleted, inserted or moved" in (report.problem or "")
 
 
+def test_an_anchored_head_catches_records_cut_from_the_end(path: Path) -> None:
+    fill(path, 4)
+    head = verify(path).head
+    fill(path, 2)  # the trail grows: the anchor stays in the chain
+    assert verify(path, anchor=head).ok
+    write_lines(path, lines_of(path)[:3])  # cut below the anchor
+    assert verify(path).ok  # the chain alone cannot see it ...
+    report = verify(path, anchor=head)  # ... the anchor can
+    assert not report.ok and "anchored record" in (report.problem or "")
+
+
 def test_deleting_the_first_record_is_caught(path: Path) -> None:
     fill(path)
     write_lines(path, lines_of(path)[1:])
