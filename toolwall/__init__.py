@@ -20,8 +20,10 @@ from toolwall.approvals import (
 )
 from toolwall.audit import AuditLog, AuditSink, call_digest
 from toolwall.config import Config, Limits
+from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.identity import JWTVerifier, TokenRefused
 from toolwall.model import (
     Action,
     Caller,
@@ -44,17 +46,21 @@ __all__ = [
     "ApprovalError",
     "ApprovalRequest",
     "Approver",
+    "Assertion",
     "AuditLog",
     "AuditSink",
     "Blocked",
     "Callback",
     "Caller",
+    "CompiledPolicy",
     "Config",
     "ConfigError",
     "Console",
     "Decision",
     "DenyAll",
+    "Diagnostic",
     "Firewall",
+    "JWTVerifier",
     "Limits",
     "NoRules",
     "PolicyError",
@@ -67,10 +73,12 @@ __all__ = [
     "SchemaRegistry",
     "SessionState",
     "SessionStore",
+    "TokenRefused",
     "ToolCall",
     "ToolSchema",
     "ToolwallError",
     "TraceEntry",
     "__version__",
     "call_digest",
+    "load_policy",
 ]

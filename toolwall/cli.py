@@ -28,7 +28,10 @@ EXIT_USAGE = 2
 
 COMMANDS = [
     "toolwall.commands.eval",
+    "toolwall.commands.check",
     "toolwall.commands.demo",
+    "toolwall.commands.init",
+    "toolwall.commands.token",
     "toolwall.commands.audit",
     "toolwall.commands.approvals",
 ]

@@ -1,7 +1,8 @@
 """`toolwall demo`: the firewall's main job on an embedded scenario, with no model and no network.
 
-A scripted agent works for two people of a small company: alice (broad grants) and sam, an intern
-(read-only grants). Its tools (email, files, shell, database, payments, web, document search) are
+A scripted agent works for two people of a small company: alice (broad grants) and sam, an
+intern (read-only grants); their grants travel in tokens signed by a throw-away identity
+provider. Its tools (email, files, shell, database, payments, web, document search) are
 in-memory fakes. Halfway through, an email it reads carries a prompt injection, and the agent
 starts proposing what the attacker asked for. Every proposed call goes through the firewall with
 the demo policy in `schemas/` and `rules/`; only what the firewall lets through reaches a tool.
@@ -21,8 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from toolwall.approvals import ApprovalAnswer, ApprovalRequest
+from toolwall.devkeys import generate_private_key, mint_token
 from toolwall.engine import Firewall
-from toolwall.model import Action, Caller, Decision, ToolCall
+from toolwall.identity import JWTVerifier
+from toolwall.model import Action, Decision, ToolCall
 from toolwall.render import action_text, compact
 
 INJECTION = (
@@ -142,6 +145,12 @@ SCRIPT: list[Step] = [
         "search the HR collection",
     ),
     Step("sam", "rag.search", {"collection": "wiki", "query": "expense policy"}, "search the wiki"),
+    Step(
+        "mallory",
+        "bank.transfer",
+        {"to_iban": "GB33BUKB20201555555555", "amount": 500, "currency": "GBP"},
+        "a self-signed token granting everything",
+    ),
 ]
 
 
@@ -191,11 +200,11 @@ class FakeTools:
         return f"3 documents from {args['collection']}"
 
 
-DEMO_CALLERS = {
-    "alice": Caller(
-        sub="alice",
-        groups=("finance",),
-        tools=(
+# What each person was granted, separately from the model: the claims of their tokens.
+DEMO_GRANTS: dict[str, dict[str, Any]] = {
+    "alice": {
+        "groups": ["finance"],
+        "tools": [
             "email.*",
             "fs.*",
             "db.query",
@@ -203,16 +212,41 @@ DEMO_CALLERS = {
             "bank.transfer",
             "shell.run",
             "rag.search",
-        ),
-        authenticated=True,
-    ),
-    "sam": Caller(
-        sub="sam",
-        groups=("interns",),
-        tools=("email.read", "fs.read", "rag.search"),
-        authenticated=True,
-    ),
+        ],
+    },
+    "sam": {"groups": ["interns"], "tools": ["email.read", "fs.read", "rag.search"]},
+    # mallory signs her own token, granting herself everything, with a key toolwall does not know.
+    "mallory": {"groups": ["admin"], "tools": ["*"]},
 }
+AUDIENCE = "toolwall"
+ISSUER = "https://idp.acme.test"
+
+
+@dataclass(frozen=True)
+class DemoIdentity:
+    """A throw-away identity provider: its key verifies, its tokens carry the grants above."""
+
+    verifier: JWTVerifier
+    tokens: dict[str, str]
+
+
+def demo_identity(session: str = "demo") -> DemoIdentity:
+    idp_key = generate_private_key("ed25519")
+    verifier = JWTVerifier.from_public_key(idp_key.public_key(), audience=AUDIENCE, issuer=ISSUER)
+    tokens = {}
+    for who, grants in DEMO_GRANTS.items():
+        key = generate_private_key("ed25519") if who == "mallory" else idp_key
+        tokens[who] = mint_token(
+            key,
+            sub=who,
+            tools=grants["tools"],
+            groups=grants["groups"],
+            ttl_s=900,
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            session=session,
+        )
+    return DemoIdentity(verifier, tokens)
 
 
 def security_on_call(request: ApprovalRequest) -> ApprovalAnswer:
@@ -223,24 +257,31 @@ def security_on_call(request: ApprovalRequest) -> ApprovalAnswer:
     return ApprovalAnswer(False, by="security-on-call", note="not expected from this session")
 
 
-def run_demo(firewall: Firewall, console: Console, session: str = "demo") -> list[Outcome]:
-    """Play the script through `firewall` and print what happened."""
+def run_demo(
+    firewall: Firewall, identity: DemoIdentity, console: Console, session: str = "demo"
+) -> list[Outcome]:
+    """Play the script through `firewall` and print what happened.
+
+    Each call carries its caller's token: the firewall verifies it and takes the grants from
+    it. The session id comes from the token's `sid` claim.
+    """
     tools = FakeTools()
     outcomes: list[Outcome] = []
     for step in SCRIPT:
         call = ToolCall(tool=step.tool, args=step.args)
-        caller = DEMO_CALLERS[step.who]
-        decision = firewall.decide(call, caller=caller, session=session)
+        token = identity.tokens[step.who]
+        decision = firewall.decide(call, token=token)
         outcome = Outcome(step, decision)
         runs = decision.action.runs
         if decision.action is Action.ESCALATE:
+            caller, _ = identity.verifier.caller_for(token)
             outcome.approval = firewall.request_approval(decision, caller)
             runs = outcome.approval.approved
         if runs:
             assert decision.args is not None
             outcome.executed = True
             outcome.result = tools.call(step.tool, decision.args)
-            firewall.record_result(call, outcome.result, session=session, caller=caller)
+            firewall.record_result(call, outcome.result, session=decision.session)
         outcomes.append(outcome)
     console.print(_table(outcomes))
     console.print(_summary(outcomes, tools))

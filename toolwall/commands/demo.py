@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolwall.demo import dumps, run_demo, security_on_call
+    from toolwall.demo import demo_identity, dumps, run_demo, security_on_call
     from toolwall.engine import Firewall
 
     if not args.config.exists():
@@ -25,8 +25,13 @@ def run(args: argparse.Namespace) -> int:
             f"{args.config}: the demo policy was not found; run `make demo` from the repository "
             "root or pass --config PATH/toolwall.toml"
         )
-    firewall = Firewall.from_config(args.config, approver=Callback(security_on_call))
-    outcomes = run_demo(firewall, console if not args.json else console.__class__(quiet=True))
+    identity = demo_identity()
+    firewall = Firewall.from_config(
+        args.config, identity=identity.verifier, approver=Callback(security_on_call)
+    )
+    outcomes = run_demo(
+        firewall, identity, console if not args.json else console.__class__(quiet=True)
+    )
     if args.json:
         print(dumps(outcomes))
     stopped = all(not o.executed for o in outcomes if o.step.injected)
