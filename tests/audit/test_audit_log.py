@@ -679,3 +679,26 @@ def test_the_redaction_screen_never_skips_a_matching_key(
     assert record["args"] == expected
     assert record["args_sha256"] == args_digest(args)
     assert verify(path).ok
+
+
+def test_real_tokens_accepted_or_refused_never_reach_the_file(path: Path) -> None:
+    from toolwall.devkeys import generate_private_key, mint_token
+    from toolwall.identity import JWTVerifier
+
+    key, stranger = generate_private_key(), generate_private_key()
+    verifier = JWTVerifier.from_public_key(key, audience="toolwall")
+    firewall = open_firewall(AuditLog(path), identity=verifier)
+    good = mint_token(key, sub="bob", tools=["*"], ttl_s=300, audience="toolwall", session="s")
+    expired = mint_token(key, sub="bob", tools=["*"], ttl_s=1, audience="toolwall", now=1000.0)
+    forged = mint_token(stranger, sub="bob", tools=["*"], ttl_s=300, audience="toolwall")
+    other_audience = mint_token(key, sub="bob", tools=["*"], ttl_s=300, audience="model-api")
+    actions = [
+        firewall.decide({"tool": "fs.read", "args": {}}, token=token).action
+        for token in (good, expired, forged, other_audience)
+    ]
+    assert actions == [Action.ALLOW, Action.BLOCK, Action.BLOCK, Action.BLOCK]
+    data = path.read_bytes()
+    for token in (good, expired, forged, other_audience):
+        for part in token.split("."):
+            assert part.encode() not in data
+    assert [r["caller"]["sub"] for r in read_records(path)] == ["bob", None, None, None]
