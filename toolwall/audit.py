@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import hashlib
 import json
@@ -39,6 +38,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from toolwall.errors import ConfigError
 from toolwall.model import Caller, Decision
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the logger-only audit works, an audit file cannot be locked
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from toolwall.approvals import ApprovalAnswer
@@ -393,6 +397,11 @@ class AuditLog:
         self._torn_at = -1  # size of the file when a torn tail was last reported
         self._prev = GENESIS
         if self.path is not None:
+            if fcntl is None:
+                raise ConfigError(
+                    f"[audit] path {self.path}: an audit file needs POSIX file locks (flock), "
+                    "which this platform does not have"
+                )
             try:
                 self._open()
             except OSError as exc:
