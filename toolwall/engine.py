@@ -368,15 +368,17 @@ class Firewall:
         taints = isinstance(tool, str) and self.rules.taints(tool)
         if taints:
             state.taint(tool)
+        audit_result = getattr(self.audit, "record_result", None)
         try:
-            self.audit.record_result(
-                tool if isinstance(tool, str) else repr(tool),
-                result,
-                caller=caller or Caller.anonymous(),
-                session=session_id,
-                call_id=call_id,
-                tainted=taints,
-            )
+            if audit_result is not None:
+                audit_result(
+                    tool if isinstance(tool, str) else repr(tool),
+                    result,
+                    caller=caller or Caller.anonymous(),
+                    session=session_id,
+                    call_id=call_id,
+                    tainted=taints,
+                )
         except Exception as exc:
             logger.error("toolwall: audit record for a result of %s failed: %s", tool, exc)
         return state.tainted
@@ -388,7 +390,7 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, answer, caller)
+        return self.record_approval(decision, caller, answer)
 
     async def arequest_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
         """`request_approval` for async code: the event loop runs on while a human answers."""
@@ -404,10 +406,10 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, answer, caller)
+        return self.record_approval(decision, caller, answer)
 
     def record_approval(
-        self, decision: Decision, answer: ApprovalAnswer, caller: Caller | None = None
+        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
     ) -> ApprovalAnswer:
         """Audit the answer to an escalated call and count an approved call in its session.
 
@@ -415,13 +417,10 @@ class Firewall:
         counts like an approver's answer. An approval that cannot be audited becomes a denial
         unless `[audit] on_failure = "allow"`. Returns the answer that stands.
         """
-        # (Merge of the audit and main branches: main's signature, audit's recording. A sink
-        # written to the older protocol, with `record_decision` only, records no approvals.)
-        who = caller if caller is not None else Caller(sub=decision.caller)
+        audit_approval = getattr(self.audit, "record_approval", None)
         try:
-            record = getattr(self.audit, "record_approval", None)
-            if record is not None:
-                record(decision, who, answer)
+            if audit_approval is not None:
+                audit_approval(decision, caller, answer)
         except Exception as exc:
             logger.error("toolwall: audit record for approval of %s failed: %s", decision.id, exc)
             if answer.approved and self.audit.on_failure != "allow":

@@ -255,3 +255,54 @@ def test_from_config_builds_the_configured_approver(tmp_path: Path) -> None:
     )
     assert isinstance(queue, SQLiteQueue)
     assert queue.path == tmp_path / "q" / "a.db" and queue.timeout_s == 7 and queue.ttl_s == 60
+
+
+def test_the_documented_flow_on_the_demo_policy(tmp_path: Path) -> None:
+    """docs/audit-and-approvals.md: mail outside the company waits for a second terminal."""
+    from tests.audit.helpers import ROOT
+    from toolwall import Firewall, ToolCall
+
+    for folder in ("schemas", "rules"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    (tmp_path / "toolwall.toml").write_text(
+        '[policy]\nschemas = "schemas"\nrules = "rules"\n\n'
+        '[audit]\npath = "audit/toolwall.jsonl"\n\n'
+        '[approvals]\napprover = "queue"\nqueue = "approvals.db"\ntimeout_s = 120\n'
+    )
+    config = str(tmp_path / "toolwall.toml")
+    firewall = Firewall.from_config(config)
+    assert isinstance(firewall.approver, SQLiteQueue)
+    firewall.approver.poll_s = 0.05
+    alice = Caller(sub="alice", tools=("email.*",), authenticated=True)
+    call = ToolCall(
+        tool="email.send",
+        args={"to": ["dana@partner.test"], "subject": "Q3", "body": "numbers attached"},
+    )
+    outcome: list[str] = []
+
+    def agent() -> None:
+        sent = firewall.run(
+            call,
+            lambda to, subject, body: f"sent to {', '.join(to)}",
+            caller=alice,
+            session="demo",
+            on_block="message",
+        )
+        outcome.append(sent)
+
+    thread = threading.Thread(target=agent)
+    thread.start()
+    entry = pending(firewall.approver)
+    listed = toolwall_cli("approvals", "list", "--config", config)
+    assert entry.id in listed.stdout and "mail to an outside" in listed.stdout
+    answered = toolwall_cli(
+        "approvals", "approve", entry.id, "--config", config, "--note", "partner contract signed"
+    )
+    assert answered.returncode == 0, answered.stderr
+    thread.join(timeout=120)
+    assert outcome == ["sent to dana@partner.test"]
+
+    shown = toolwall_cli("audit", "show", "--config", config)
+    assert "mail_outside_company" in shown.stdout and "partner contract" in shown.stdout
+    verified = toolwall_cli("audit", "verify", "--config", config)
+    assert verified.returncode == 0 and "chain intact: 2 records" in verified.stdout

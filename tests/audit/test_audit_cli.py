@@ -125,6 +125,15 @@ def test_verify_passes_then_names_the_first_broken_line(
     assert "3 records verified before it" in out
 
 
+def test_verify_with_an_anchor(audit_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    head = json.loads(lines_of(audit_file)[-1])["hash"]
+    code, _, _ = run(capsys, "audit", "verify", "--file", str(audit_file), "--anchor", head)
+    assert code == 0
+    write_lines(audit_file, lines_of(audit_file)[:-1])
+    code, out, _ = run(capsys, "audit", "verify", "--file", str(audit_file), "--anchor", head)
+    assert code == 1 and "records were cut from the end" in out
+
+
 def test_verify_warns_about_a_torn_tail_but_passes(
     audit_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

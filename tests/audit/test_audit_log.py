@@ -261,6 +261,17 @@ def test_a_deleted_record_breaks_the_chain(path: Path) -> None:
     assert "deleted, inserted or moved" in (report.problem or "")
 
 
+def test_an_anchored_head_catches_records_cut_from_the_end(path: Path) -> None:
+    fill(path, 4)
+    head = verify(path).head
+    fill(path, 2)  # the trail grows: the anchor stays in the chain
+    assert verify(path, anchor=head).ok
+    write_lines(path, lines_of(path)[:3])  # cut below the anchor
+    assert verify(path).ok  # the chain alone cannot see it ...
+    report = verify(path, anchor=head)  # ... the anchor can
+    assert not report.ok and "anchored record" in (report.problem or "")
+
+
 def test_deleting_the_first_record_is_caught(path: Path) -> None:
     fill(path)
     write_lines(path, lines_of(path)[1:])
@@ -342,6 +353,26 @@ def test_a_torn_last_line_is_reported_and_the_chain_resumes_after_it(
     assert json.loads(lines[4])["prev"] == json.loads(lines[2])["hash"]
     report = verify(path)
     assert report.ok and report.records == 4 and report.torn == [4]
+
+
+def test_a_last_record_missing_only_its_newline_stays_in_the_chain(path: Path) -> None:
+    fill(path, 3).close()
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # a write cut just before the newline
+    decision_for(open_firewall(AuditLog(path)), "fs.read", {})
+    report = verify(path)
+    assert report.ok and report.records == 4 and report.torn == []
+
+
+def test_the_chain_head_is_found_behind_a_record_larger_than_a_read_block(path: Path) -> None:
+    from toolwall.config import Limits
+
+    big = Limits(max_arg_bytes=1_000_000, max_string_length=1_000_000)
+    firewall = open_firewall(AuditLog(path), limits=big)
+    decision_for(firewall, "fs.write", {"content": "x" * 200_000})
+    decision_for(firewall, "fs.write", {"content": "y" * 150_000})
+    decision_for(open_firewall(AuditLog(path)), "fs.read", {})  # a new writer reads the head
+    report = verify(path)
+    assert report.ok and report.records == 3
 
 
 def test_a_torn_line_that_replaced_a_record_is_not_excused(path: Path) -> None:
@@ -577,3 +608,97 @@ def test_an_escalated_call_keeps_its_decision_in_the_chain(path: Path) -> None:
     assert not answer.approved
     kinds = [r["type"] for r in read_records(path)]
     assert kinds == ["decision", "approval"]
+
+
+def test_a_sink_that_records_decisions_only_still_works() -> None:
+    """Sinks written against the decision-only protocol: approvals and results are skipped."""
+
+    class DecisionsOnly:
+        on_failure = "block"
+
+        def __init__(self) -> None:
+            self.actions: list[Action] = []
+
+        def record_decision(self, decision: Any, caller: Caller) -> None:
+            self.actions.append(decision.action)
+
+    sink = DecisionsOnly()
+    firewall = open_firewall(sink, escalate_rules("x"), approver=Callback(lambda r: True))  # type: ignore[arg-type]
+    assert firewall.run({"tool": "x", "args": {}}, lambda: "ran", caller=BOB) == "ran"
+    firewall.record_result({"tool": "x"}, "out", caller=BOB)
+    assert sink.actions == [Action.ESCALATE]
+
+
+# Any text, lone surrogates included: JSON text can carry them ("\\ud800").
+any_text = st.text(st.characters(exclude_categories=()), max_size=12)
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@given(st.dictionaries(any_text, any_json, max_size=4))
+def test_any_arguments_are_recorded_verifiably(
+    tmp_path_factory: pytest.TempPathFactory, args: dict[str, Any]
+) -> None:
+    path = tmp_path_factory.mktemp("any") / "a.jsonl"
+    log = AuditLog(path, redact_keys=[])
+    decision = decision_for(open_firewall(log), "any.tool", args)
+    [record] = read_records(path)
+    if decision.action is Action.ALLOW:
+        assert record["args"] == args
+        assert record["args_sha256"] == args_digest(args)
+    else:  # strict input refuses lone surrogates: the block is recorded all the same
+        assert decision.reasons[0].kind is ReasonKind.STRICT_INPUT
+        assert record["action"] == "block" and record["args"] is None
+    assert path.read_bytes().isascii()
+    assert verify(path).ok
+
+
+@pytest.mark.parametrize(
+    ("keys", "args", "expected"),
+    [
+        (["password"], {"PassWord": "x1"}, {"PassWord": REDACTED}),
+        # KELVIN SIGN lower-cases to an ASCII "k": the key still matches "key".
+        (["key"], {"\u212aey": "x2"}, {"\u212aey": REDACTED}),
+        (["pässwort"], {"PÄSSWORT": "x3"}, {"PÄSSWORT": REDACTED}),
+        (["token"], {"note": "the token is elsewhere"}, {"note": "the token is elsewhere"}),
+        (["a\\b"], {"A\\B": "x4"}, {"A\\B": REDACTED}),
+    ],
+)
+def test_the_redaction_screen_never_skips_a_matching_key(
+    path: Path, keys: list[str], args: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    decision_for(open_firewall(AuditLog(path, redact_keys=keys)), "t", args)
+    record = next(read_records(path))
+    assert record["args"] == expected
+    assert record["args_sha256"] == args_digest(args)
+    assert verify(path).ok
+
+
+def test_real_tokens_accepted_or_refused_never_reach_the_file(path: Path) -> None:
+    from toolwall.devkeys import generate_private_key, mint_token
+    from toolwall.identity import JWTVerifier
+
+    key, stranger = generate_private_key(), generate_private_key()
+    verifier = JWTVerifier.from_public_key(key, audience="toolwall")
+    firewall = open_firewall(AuditLog(path), identity=verifier)
+    good = mint_token(key, sub="bob", tools=["*"], ttl_s=300, audience="toolwall", session="s")
+    expired = mint_token(key, sub="bob", tools=["*"], ttl_s=1, audience="toolwall", now=1000.0)
+    forged = mint_token(stranger, sub="bob", tools=["*"], ttl_s=300, audience="toolwall")
+    other_audience = mint_token(key, sub="bob", tools=["*"], ttl_s=300, audience="model-api")
+    actions = [
+        firewall.decide({"tool": "fs.read", "args": {}}, token=token).action
+        for token in (good, expired, forged, other_audience)
+    ]
+    assert actions == [Action.ALLOW, Action.BLOCK, Action.BLOCK, Action.BLOCK]
+    data = path.read_bytes()
+    for token in (good, expired, forged, other_audience):
+        for part in token.split("."):
+            assert part.encode() not in data
+    assert [r["caller"]["sub"] for r in read_records(path)] == ["bob", None, None, None]

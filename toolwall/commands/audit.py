@@ -74,6 +74,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = actions.add_parser(
         "verify", parents=[source], help="recompute the hash chain; exit 1 at the first break"
     )
+    check.add_argument(
+        "--anchor",
+        metavar="HASH",
+        help="a head hash printed by an earlier verify: it must still be in the chain",
+    )
     check.set_defaults(func=run_verify)
 
 
@@ -332,7 +337,7 @@ def _counts(title: str, counts: Counter[str], styled: bool = False) -> Table:
 
 def run_verify(args: argparse.Namespace) -> int:
     path = audit_file(args)
-    report = verify(path)
+    report = verify(path, anchor=args.anchor)
     for number in report.torn:
         if report.ok or (report.line is not None and number < report.line):
             err_console.print(
