@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 COMMANDS = [
     "toolwall.commands.eval",
     "toolwall.commands.demo",
+    "toolwall.commands.mcp",
 ]
 
 console = Console(highlight=False)
