@@ -38,8 +38,9 @@ def run(
     decision = firewall.decide(call, caller=caller, token=token, session=session)
     if decision.action is Action.ESCALATE:
         answer = firewall.request_approval(decision, _caller_of(firewall, caller, token))
-        decision = _after_answer(decision, answer)
-    if not decision.action.runs:
+        if not answer.approved:
+            return _refuse(_denied(decision, answer), on_block)
+    elif not decision.action.runs:
         return _refuse(decision, on_block)
     assert decision.args is not None
     return executor(**decision.args)
@@ -58,8 +59,9 @@ async def arun(
     decision = await firewall.adecide(call, caller=caller, token=token, session=session)
     if decision.action is Action.ESCALATE:
         answer = await firewall.arequest_approval(decision, _caller_of(firewall, caller, token))
-        decision = _after_answer(decision, answer)
-    if not decision.action.runs:
+        if not answer.approved:
+            return _refuse(_denied(decision, answer), on_block)
+    elif not decision.action.runs:
         return _refuse(decision, on_block)
     assert decision.args is not None
     result = executor(**decision.args)
@@ -124,10 +126,8 @@ def _caller_of(firewall: Firewall, caller: Caller | None, token: str | None) -> 
     return Caller.anonymous()
 
 
-def _after_answer(decision: Decision, answer: ApprovalAnswer) -> Decision:
-    """The decision as enforced: a denial turns the escalation into a block."""
-    if answer.approved:
-        return decision
+def _denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
+    """The decision as enforced after a denial: the escalation becomes a block."""
     note = f": {answer.note}" if answer.note else ""
     reason = Reason(ReasonKind.APPROVAL, f"denied by {answer.by}{note}")
     return decision.model_copy(
