@@ -389,6 +389,16 @@ class Gateway:
                 return local.schema
         return entry.definition.input_schema
 
+    def _internal_guess(self, wire: str) -> str:
+        """The internal name of a wire name no server lists now (its server is down, or the
+        tool does not exist), so grants, rules and the audit see `server.tool`. Only names
+        from the catalog are ever forwarded."""
+        for server in sorted(self.upstreams, key=len, reverse=True):
+            prefix = server + self.config.separator
+            if wire.startswith(prefix) and len(wire) > len(prefix):
+                return f"{server}.{wire[len(prefix) :]}"
+        return wire
+
     def visible_tools(self, caller: Caller) -> list[CatalogTool]:
         """The tools `caller` is shown: granted, and pinned by the lock."""
         return [e for e in self.catalog if e.check.ok and covered(caller.tools, e.internal)]
@@ -474,7 +484,7 @@ class Gateway:
         if entry is None:
             await self.refresh()  # a tool the server added since the last listing
             entry = self.catalog.by_wire.get(params.name)
-        tool = entry.internal if entry is not None else params.name
+        tool = entry.internal if entry is not None else self._internal_guess(params.name)
         call = ToolCall(
             tool=tool,
             args=params.arguments if params.arguments is not None else {},

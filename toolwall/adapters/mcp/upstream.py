@@ -38,6 +38,9 @@ _BROKEN = (
     OSError,
 )
 _CONNECTION_CLOSED = types.CONNECTION_CLOSED
+# After a failed start, wait 1, 2, 4 ... up to 30 s before spawning the server again.
+RETRY_BASE_S = 1.0
+RETRY_MAX_S = 30.0
 
 
 class UpstreamError(Exception):
@@ -65,6 +68,9 @@ class Upstream:
         self._closed: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._lock = anyio.Lock()
+        self._failure: str | None = None
+        self._failures = 0
+        self._retry_at = 0.0
 
     def bind(self, task_group: anyio.abc.TaskGroup) -> None:
         """The task group that owns this upstream's connections (the gateway's)."""
@@ -144,7 +150,23 @@ class Upstream:
             return client
         async with self._lock:
             if self._client is None:
-                self._client = await self._open()
+                now = anyio.current_time()
+                if self._failure is not None and now < self._retry_at:
+                    # A server that failed to start is not respawned on every request.
+                    raise UpstreamError(
+                        f"{self._failure} (next attempt in {self._retry_at - now:.0f} s)"
+                    )
+                try:
+                    self._client = await self._open()
+                except UpstreamError as exc:
+                    self._failures += 1
+                    self._failure = str(exc)
+                    self._retry_at = now + min(
+                        RETRY_MAX_S, RETRY_BASE_S * 2 ** (self._failures - 1)
+                    )
+                    raise
+                self._failure = None
+                self._failures = 0
             return self._client
 
     async def _open(self) -> Client:
