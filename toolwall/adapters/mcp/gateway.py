@@ -548,13 +548,13 @@ class Gateway:
         params: types.CallToolRequestParams,
     ) -> ApprovalAnswer | types.InputRequiredResult:
         if self.config.elicitation and _can_elicit(ctx):
-            request = _approval_request(decision, caller)
+            question = _approval_question(decision, caller)
             if ctx.session.can_send_request:
                 # Handshake era: ask inside this request.
                 try:
                     result = await ctx.session.elicit_form(
-                        request.params.message,
-                        request.params.requested_schema,
+                        question.message,
+                        question.requested_schema,
                         related_request_id=ctx.request_id,
                     )
                 except Exception as exc:
@@ -576,7 +576,8 @@ class Gateway:
                     expires=time.monotonic() + PENDING_TTL_S,
                 )
                 return types.InputRequiredResult(
-                    input_requests={APPROVAL_KEY: request}, request_state=state
+                    input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
+                    request_state=state,
                 )
         return await self.firewall.arequest_approval(decision, caller)
 
@@ -651,7 +652,7 @@ def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
     return caps.elicitation.form is not None or caps.elicitation.url is None
 
 
-def _approval_request(decision: Decision, caller: Caller) -> types.ElicitRequest:
+def _approval_question(decision: Decision, caller: Caller) -> types.ElicitRequestFormParams:
     args = json.dumps(decision.args, ensure_ascii=False, sort_keys=True)
     changed = ""
     if decision.original_args is not None and decision.original_args != decision.args:
@@ -660,9 +661,7 @@ def _approval_request(decision: Decision, caller: Caller) -> types.ElicitRequest
         f"toolwall: {caller.sub or 'an anonymous caller'} wants to run {decision.tool} "
         f"with {args}{changed}. It needs approval because: {decision.reason}. Approve?"
     )
-    return types.ElicitRequest(
-        params=types.ElicitRequestFormParams(message=message, requested_schema=APPROVAL_SCHEMA)
-    )
+    return types.ElicitRequestFormParams(message=message, requested_schema=APPROVAL_SCHEMA)
 
 
 def _answer_from(result: types.ElicitResult, caller: Caller) -> ApprovalAnswer:
