@@ -8,7 +8,17 @@ decision.action   # Action.BLOCK
 decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the workspace'
 """
 
-from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callback, DenyAll
+from toolwall.approvals import (
+    ApprovalAnswer,
+    ApprovalError,
+    ApprovalRequest,
+    Approver,
+    Callback,
+    Console,
+    DenyAll,
+    SQLiteQueue,
+)
+from toolwall.audit import AuditLog, AuditSink, call_digest
 from toolwall.config import Config, Limits
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
@@ -31,13 +41,17 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "ApprovalAnswer",
+    "ApprovalError",
     "ApprovalRequest",
     "Approver",
+    "AuditLog",
+    "AuditSink",
     "Blocked",
     "Callback",
     "Caller",
     "Config",
     "ConfigError",
+    "Console",
     "Decision",
     "DenyAll",
     "Firewall",
@@ -48,6 +62,7 @@ __all__ = [
     "ReasonKind",
     "RuleEngine",
     "RuleVerdict",
+    "SQLiteQueue",
     "SchemaLoadError",
     "SchemaRegistry",
     "SessionState",
@@ -57,4 +72,5 @@ __all__ = [
     "ToolwallError",
     "TraceEntry",
     "__version__",
+    "call_digest",
 ]

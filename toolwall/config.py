@@ -146,6 +146,8 @@ class AuditConfig(_Section):
     redact_keys: list[str] = Field(default_factory=lambda: ["password", "token", "secret"])
     redact_paths: list[str] = Field(default_factory=list)
     on_failure: Literal["block", "allow"] = "block"
+    # fsync after every record: survives a power loss, at the cost of a disk flush per call.
+    fsync: bool = False
 
 
 class ApprovalsConfig(_Section):

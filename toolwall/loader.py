@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+from toolwall import approvals
+from toolwall.audit import AuditLog
 from toolwall.config import Config
+from toolwall.errors import ConfigError
 from toolwall.schemas import SchemaRegistry
 
 
@@ -22,9 +26,25 @@ def build_parts(config: Config, schemas: SchemaRegistry | None = None) -> dict[s
         "rules": rules,
         "limits": config.limits,
         "unknown_tool": config.policy.unknown_tool,
+        **build_enforcement(config),
     }
     if config.identity is not None:
         from toolwall.identity import JWTVerifier
 
         parts["identity"] = JWTVerifier.from_config(config.identity, config.base_dir)
     return parts
+
+
+def build_enforcement(config: Config) -> dict[str, Any]:
+    """The audit log (`[audit]`) and the approver (`[approvals]`) of a configuration.
+
+    Raises `ConfigError` when the audit file or the approval queue cannot be opened.
+    """
+    audit = AuditLog.from_config(config.audit, config.base_dir)
+    try:
+        approver = approvals.from_config(config.approvals, config.base_dir, redact=audit.redact)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"[approvals] queue {config.resolve(config.approvals.queue)}: cannot open: {exc}"
+        ) from None
+    return {"audit": audit, "approver": approver}
