@@ -24,6 +24,7 @@ from upstream_server import HOSTILE, build_server
 
 from toolwall import Action, ApprovalAnswer, Callback, Firewall, SchemaRegistry
 from toolwall.adapters.mcp import Gateway, http_app
+from toolwall.audit import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +51,7 @@ RULES = TinyRules({"up.echo": cap_limit, "up.pay": pay_rule}, taint=["up.fetch"]
 
 @asynccontextmanager
 async def stack(
-    tmp_path: Path, keys: Keys, approver: Any = None, elicitation: bool = True
+    tmp_path: Path, keys: Keys, approver: Any = None, elicitation: bool = True, audit: Any = None
 ) -> AsyncIterator[tuple[str, list[tuple[str, dict[str, Any]]], Gateway]]:
     """Upstream on one port, gateway on another; yields the gateway URL and what the
     upstream saw."""
@@ -65,6 +66,8 @@ async def stack(
             }
         )
         parts: dict[str, Any] = {"approver": approver} if approver is not None else {}
+        if audit is not None:
+            parts["audit"] = audit
         firewall = Firewall(schemas=SchemaRegistry(), rules=RULES, identity=keys.verifier, **parts)
         gateway = Gateway(firewall, config, base_dir=tmp_path)
         async with gateway, serving(http_app(gateway), free_port()) as url:
@@ -100,14 +103,22 @@ def elicitation_answer(approve: bool | None, asked: list[str]) -> Any:
 @pytest.mark.parametrize("mode", ERAS)
 async def test_escalation_approved_through_elicitation(tmp_path: Path, keys: Keys, mode: str):
     asked: list[str] = []
+    audit = AuditLog(tmp_path / "audit.jsonl")
     async with (
-        stack(tmp_path, keys) as (url, seen, _gateway),
+        stack(tmp_path, keys, audit=audit) as (url, seen, _),
         http_agent(
             url, identity(keys), mode=mode, elicitation_callback=elicitation_answer(True, asked)
         ) as agent,
     ):
         result = await agent.call_tool("up__pay", {"amount": 500})
     assert not result.is_error, text_of(result)
+    # Decided once, approved once (by the user, through the client), result recorded.
+    records = list(read_records(tmp_path / "audit.jsonl"))
+    assert [r["type"] for r in records] == ["decision", "approval", "result"]
+    assert records[0]["action"] == "escalate"
+    assert records[1]["approved"] is True
+    assert records[1]["by"] == "mcp-user:alice"
+    assert verify(tmp_path / "audit.jsonl").ok
     assert text_of(result) == "paid 500"
     assert seen == [("pay", {"amount": 500})]
     assert len(asked) == 1

@@ -16,6 +16,7 @@ from toolwall import Caller, Firewall, SchemaRegistry
 from toolwall.adapters.mcp import Gateway, ToolLock
 from toolwall.adapters.mcp.catalog import catalog_entries
 from toolwall.adapters.mcp.upstream import list_servers
+from toolwall.audit import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 from toolwall.errors import ConfigError
 
@@ -40,8 +41,10 @@ def config(tmp_path: Path, **mcp: Any) -> McpConfig:
     )
 
 
-def gateway(tmp_path: Path, cfg: McpConfig | None = None, schemas: Any = None) -> Gateway:
-    firewall = Firewall(schemas=schemas or SchemaRegistry(), rules=TinyRules())
+def gateway(
+    tmp_path: Path, cfg: McpConfig | None = None, schemas: Any = None, audit: Any = None
+) -> Gateway:
+    firewall = Firewall(schemas=schemas or SchemaRegistry(), rules=TinyRules(), audit=audit)
     return Gateway(firewall, cfg or config(tmp_path), base_dir=tmp_path, caller=ALICE)
 
 
@@ -65,7 +68,8 @@ async def lock_now(tmp_path: Path, cfg: McpConfig) -> ToolLock:
 
 
 async def test_crash_mid_call_is_a_tool_error_and_the_gateway_keeps_serving(tmp_path: Path):
-    async with gateway(tmp_path) as gw, Client(gw.server) as agent:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    async with gateway(tmp_path, audit=audit) as gw, Client(gw.server) as agent:
         crashed = await agent.call_tool("up__crash", {})
         assert crashed.is_error
         assert "toolwall: the call to up.crash failed" in text_of(crashed)
@@ -74,6 +78,16 @@ async def test_crash_mid_call_is_a_tool_error_and_the_gateway_keeps_serving(tmp_
         assert not again.is_error
         assert json.loads(text_of(again)) == {"text": "still here"}
     assert [name for name, _ in upstream_calls(tmp_path)] == ["crash", "echo"]
+    records = list(read_records(tmp_path / "audit.jsonl"))
+    assert [(r["type"], r["tool"]) for r in records] == [
+        ("decision", "up.crash"),
+        ("upstream_error", "up.crash"),
+        ("decision", "up.echo"),
+        ("result", "up.echo"),
+    ]
+    assert records[1]["decision"] == records[0]["id"]
+    assert "closed the connection" in records[1]["error"] or "failed" in records[1]["error"]
+    assert verify(tmp_path / "audit.jsonl").ok
 
 
 async def test_timeout_is_a_tool_error(tmp_path: Path):

@@ -133,9 +133,11 @@ def run_stdio(args: argparse.Namespace) -> int:
     _stderr_logging()
     config = Config.load(args.config)
     if config.approvals.approver == "console":
-        raise ToolwallError(
-            f'{args.config}: approvals.approver = "console" prompts on stdin, which carries MCP '
-            'under `toolwall mcp run`; use "queue" (or rely on [mcp] elicitation)'
+        # stdin carries MCP here, so the console approver finds no terminal and denies.
+        err_console.print(
+            'toolwall: approvals.approver = "console" cannot prompt under `toolwall mcp run` '
+            "(stdin carries MCP): escalations the client cannot answer by elicitation are "
+            'denied. Use "queue" to answer them with `toolwall approvals`.'
         )
     token = _stdio_token(args.token_file)
     gateway = Gateway.from_config(config, token=token)

@@ -14,7 +14,6 @@ handlers; `toolwall.adapters.mcp.serve` runs it over stdio or streamable HTTP.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import logging
@@ -36,7 +35,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwall.adapters.mcp.catalog import Catalog, CatalogTool, catalog_entries
 from toolwall.adapters.mcp.lock import ToolLock
 from toolwall.adapters.mcp.upstream import Upstream, UpstreamError
-from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver
+from toolwall.approvals import ApprovalAnswer
 from toolwall.audit import args_digest, canonical_json
 from toolwall.config import Config, McpConfig
 from toolwall.engine import Firewall
@@ -64,12 +63,6 @@ APPROVAL_KEY = "toolwall_approval"
 PENDING_TTL_S = 600.0
 MAX_PENDING = 1024
 
-# The answer the MCP user gave through elicitation, handed to the approver chain so the approval
-# is settled (counted in the session, audited) exactly like any other approver's answer.
-_given_answer: contextvars.ContextVar[ApprovalAnswer | None] = contextvars.ContextVar(
-    "toolwall_mcp_given_answer", default=None
-)
-
 APPROVAL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -81,28 +74,6 @@ APPROVAL_SCHEMA: dict[str, Any] = {
     },
     "required": ["approve"],
 }
-
-
-class _ElicitedOrConfigured:
-    """The firewall's approver while a gateway runs: the MCP user's answer when one was given
-    through elicitation for this call, otherwise the configured approver."""
-
-    def __init__(self, configured: Approver) -> None:
-        self.configured = configured
-
-    def approve(self, request: ApprovalRequest) -> ApprovalAnswer:
-        given = _given_answer.get()
-        return given if given is not None else self.configured.approve(request)
-
-    async def aapprove(self, request: ApprovalRequest) -> ApprovalAnswer:
-        given = _given_answer.get()
-        if given is not None:
-            return given
-        aapprove = getattr(self.configured, "aapprove", None)
-        if aapprove is not None:
-            answer: ApprovalAnswer = await aapprove(request)
-            return answer
-        return await anyio.to_thread.run_sync(self.configured.approve, request)
 
 
 class _PinnedRules:
@@ -319,8 +290,6 @@ class Gateway:
             self._local_schemas = set(firewall.schemas.names())
         if not isinstance(firewall.rules, _PinnedRules):
             firewall.rules = _PinnedRules(firewall.rules, self.catalog, self._lock_path_if_any())
-        if not isinstance(firewall.approver, _ElicitedOrConfigured):
-            firewall.approver = _ElicitedOrConfigured(firewall.approver)
 
     def _lock_path_if_any(self) -> Path | None:
         return None if self.trust_on_first_use else self.lock_path
@@ -336,7 +305,6 @@ class Gateway:
                 results[name] = await upstream.list_tools()
             except UpstreamError as exc:
                 logger.warning("toolwall: %s", exc)
-                self._audit_event("upstream_error", server=name, error=str(exc))
                 results[name] = None
 
         async with anyio.create_task_group() as tg:
@@ -513,14 +481,7 @@ class Gateway:
         try:
             result = await self.upstreams[entry.server].call_tool(entry.upstream_name, args)
         except UpstreamError as exc:
-            self._audit_event(
-                "upstream_error",
-                decision=decision.id,
-                session=decision.session,
-                tool=decision.tool,
-                server=entry.server,
-                error=str(exc),
-            )
+            self._audit_upstream_error(decision, caller, entry.server, str(exc))
             return _refused(f"toolwall: the call to {decision.tool} failed: {exc}")
         # What the tool returned may carry instructions from whoever controls its data: taint
         # rules need to see every result, errors included.
@@ -584,11 +545,8 @@ class Gateway:
     async def _settle(
         self, decision: Decision, caller: Caller, answer: ApprovalAnswer
     ) -> ApprovalAnswer:
-        reset = _given_answer.set(answer)
-        try:
-            return await self.firewall.arequest_approval(decision, caller)
-        finally:
-            _given_answer.reset(reset)
+        """Audit the user's answer and count an approved call, like any approver's answer."""
+        return self.firewall.record_approval(decision, caller, answer)
 
     async def _resume(
         self,
@@ -629,19 +587,23 @@ class Gateway:
 
     # -- audit --------------------------------------------------------------------------------
 
-    def _audit_event(self, kind: str, **data: Any) -> None:
-        """Events that are not decisions (upstream failures) go to the audit sink when it
-        records events, and to the `toolwall.audit` logger otherwise."""
-        record = {"type": kind, "time": time.time(), **data}
+    def _audit_upstream_error(
+        self, decision: Decision, caller: Caller, server: str, error: str
+    ) -> None:
+        """Upstream failures go to the audit log (after the call's decision record)."""
         sink = self._firewall.audit if self._firewall is not None else None
-        record_event = getattr(sink, "record_event", None)
+        record = getattr(sink, "record_upstream_error", None)
         try:
-            if record_event is not None:
-                record_event(record)
+            if record is not None:
+                record(decision, caller, server, error)
             else:
-                audit_logger.warning(canonical_json(record))
+                audit_logger.warning(
+                    canonical_json(
+                        {"type": "upstream_error", "decision": decision.id, "error": error}
+                    )
+                )
         except Exception:
-            logger.exception("toolwall: could not audit %s", kind)
+            logger.exception("toolwall: could not audit an upstream error of %s", decision.tool)
 
 
 def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
