@@ -207,6 +207,7 @@ def list_tools(args: argparse.Namespace) -> int:
         async with gateway:
             callers = _callers(args, gateway)
             firewall = gateway.firewall
+            unlocked = gateway.trust_on_first_use
             for entry in sorted(gateway.catalog, key=lambda e: e.internal):
                 schema = firewall.schemas.get(entry.internal)
                 source = "none" if schema is None else schema.source
@@ -215,8 +216,10 @@ def list_tools(args: argparse.Namespace) -> int:
                         "tool": entry.internal,
                         "wire": entry.wire,
                         "schema": source,
-                        "pinned": entry.check.ok,
-                        "pin": "ok" if entry.check.ok else entry.check.change,
+                        "pinned": entry.check.ok and not unlocked,
+                        "pin": "not locked: no lock file"
+                        if unlocked
+                        else ("ok" if entry.check.ok else entry.check.change),
                         "rules": firewall.rules.rules_for(entry.internal),
                         "granted_to": [
                             c.sub or "?" for c in callers if covered(c.tools, entry.internal)
@@ -236,7 +239,7 @@ def list_tools(args: argparse.Namespace) -> int:
     else:
         table = Table(title="upstream tools")
         for column in ("tool", "wire name", "schema", "pin", "rules", "granted to"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(
                 escape(row["tool"]),
