@@ -60,7 +60,7 @@ audit_logger = logging.getLogger("toolwall.audit")
 
 LOCK_RULE = "toolwall.mcp.lock"
 APPROVAL_KEY = "toolwall_approval"
-PENDING_TTL_S = 600.0
+DEFAULT_APPROVAL_TIMEOUT_S = 300.0
 MAX_PENDING = 1024
 
 APPROVAL_SCHEMA: dict[str, Any] = {
@@ -148,6 +148,7 @@ class Gateway:
         lock: ToolLock | None = None,
         full_config: Config | None = None,
         firewall_parts: Mapping[str, Any] | None = None,
+        approval_timeout_s: float | None = None,
     ) -> None:
         if token is not None and caller is not None:
             raise ValueError("give the stdio identity as a token or as a caller, not both")
@@ -185,6 +186,12 @@ class Gateway:
         self._local_schemas: set[str] = set()
         self._pending: dict[str, _Pending] = {}
         self._stdio_session = "stdio-" + secrets.token_hex(8)
+        # How long the user has to answer an elicitation (`[approvals] timeout_s`).
+        if approval_timeout_s is None:
+            approval_timeout_s = (
+                full_config.approvals.timeout_s if full_config else DEFAULT_APPROVAL_TIMEOUT_S
+            )
+        self._approval_timeout_s = approval_timeout_s
         self._exit: AsyncExitStack | None = None
         self._refresh_lock = anyio.Lock()
         self.server: Server[Any] = Server(
@@ -408,7 +415,9 @@ class Gateway:
         # so the header seen here is that session's id.
         mcp_session = request.headers.get("mcp-session-id")
         if mcp_session:
-            return str(mcp_session)
+            # Bound to the caller too: whoever learns a session id cannot share (or spoil) the
+            # history and taint of another identity's conversation.
+            return f"{mcp_session}/{caller.sub}" if caller.sub else str(mcp_session)
         if caller.session is not None:
             return caller.session
         if token is not None:
@@ -513,10 +522,17 @@ class Gateway:
             if ctx.session.can_send_request:
                 # Handshake era: ask inside this request.
                 try:
-                    result = await ctx.session.elicit_form(
-                        question.message,
-                        question.requested_schema,
-                        related_request_id=ctx.request_id,
+                    with anyio.fail_after(self._approval_timeout_s):
+                        result = await ctx.session.elicit_form(
+                            question.message,
+                            question.requested_schema,
+                            related_request_id=ctx.request_id,
+                        )
+                except TimeoutError:
+                    answer = ApprovalAnswer(
+                        False,
+                        by="toolwall",
+                        note=f"no answer within {self._approval_timeout_s:g} s",
                     )
                 except Exception as exc:
                     logger.warning("toolwall: elicitation failed: %s", exc)
@@ -534,7 +550,7 @@ class Gateway:
                     entry=entry,
                     identity=_identity_key(token, caller),
                     call_digest=args_digest([params.name, params.arguments or {}]),
-                    expires=time.monotonic() + PENDING_TTL_S,
+                    expires=time.monotonic() + self._approval_timeout_s,
                 )
                 return types.InputRequiredResult(
                     input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
