@@ -281,7 +281,12 @@ def write_lock(args: argparse.Namespace) -> int:
         assert not isinstance(tools, UpstreamError)
         for entry in catalog_entries(name, tools, config.mcp.separator, old):
             lock.pins[entry.internal] = entry.pin
-            status = "unchanged" if entry.check.ok else entry.check.change
+            if entry.check.ok:
+                status = "unchanged"
+            elif entry.internal not in old.pins:
+                status = "added"
+            else:
+                status = entry.check.change.replace(" since it was locked", "")
             style = "dim" if entry.check.ok else "yellow"
             console.print(f"  [{style}]{escape(entry.internal)}: {escape(status)}[/]")
     for gone in sorted(set(old.pins) - set(lock.pins)):
