@@ -4,6 +4,7 @@ elicitation (both protocol eras), identity from the header, taint across calls."
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -224,3 +225,77 @@ async def test_taint_from_an_upstream_result_fires_on_a_later_call(
         async with http_agent(url, identity(keys, sub="carol"), mode=mode) as agent:
             assert text_of(await agent.call_tool("up__pay", {"amount": 7})) == "paid 7"
     assert [name for name, _ in seen] == ["pay", "fetch", "pay"]
+
+
+class GarbageOnCall:
+    """ASGI middleware in front of the upstream: answers `tools/call` of `garbage` with a
+    JSON-RPC response whose result is not a CallToolResult."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        if (
+            isinstance(request, dict)
+            and request.get("method") == "tools/call"
+            and request.get("params", {}).get("name") == "garbage"
+        ):
+            payload = json.dumps(
+                {"jsonrpc": "2.0", "id": request["id"], "result": {"content": 42}}
+            ).encode()
+            headers = [(b"content-type", b"application/json")]
+            for name, value in scope["headers"]:
+                if name == b"mcp-session-id":
+                    headers.append((name, value))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def test_an_upstream_answering_garbage_is_a_tool_error(tmp_path: Path, keys: Keys):
+    seen: list[tuple[str, dict[str, Any]]] = []
+    upstream = GarbageOnCall(build_server(seen).streamable_http_app(host="127.0.0.1"))
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    async with serving(upstream, free_port()) as upstream_url:
+        config = McpConfig.model_validate(
+            {"servers": {"up": {"url": upstream_url}}, "lock_file": str(tmp_path / "t.lock")}
+        )
+        firewall = Firewall(
+            schemas=SchemaRegistry(), rules=TinyRules(), identity=keys.verifier, audit=audit
+        )
+        gateway = Gateway(firewall, config, base_dir=tmp_path)
+        async with (
+            gateway,
+            serving(http_app(gateway), free_port()) as url,
+            http_agent(url, identity(keys)) as agent,
+        ):
+            result = await agent.call_tool("up__garbage", {})
+            assert result.is_error
+            assert "server 'up' sent an invalid answer to tools/call garbage" in text_of(result)
+            echo = await agent.call_tool("up__echo", {"text": "fine"})
+            assert text_of(echo) == '{"text": "fine"}'
+    kinds = [r["type"] for r in read_records(tmp_path / "audit.jsonl")]
+    assert kinds[:2] == ["decision", "upstream_error"]

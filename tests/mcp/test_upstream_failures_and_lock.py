@@ -144,7 +144,7 @@ async def test_definition_changed_before_start_and_new_tool_are_hidden(tmp_path:
     (tmp_path / "extra-tool").write_text("on")
     async with gateway(tmp_path, cfg) as gw, Client(gw.server) as agent:
         listed = {t.name for t in (await agent.list_tools()).tools}
-        assert listed == {"up__fetch", "up__pay", "up__slow", "up__crash"}
+        assert listed == {"up__fetch", "up__pay", "up__slow", "up__garbage", "up__crash"}
         extra = await agent.call_tool("up__extra", {})
         assert "up.extra: new tool, not in the lock file" in text_of(extra)
         echo = await agent.call_tool("up__echo", {"text": "x"})

@@ -1,11 +1,12 @@
 """An MCP server for the gateway tests, written with the SDK's low-level server API.
 
     python upstream_server.py stdio            serve on stdin/stdout
-    build_server(seen) / app(seen)             in-process, for streamable HTTP on 127.0.0.1
+    build_server(seen)                         in-process, for streamable HTTP on 127.0.0.1
 
 Tools: echo (returns the arguments it received), fetch (returns hostile text), pay, slow,
-crash (the process dies mid-call). The description of `echo` is read from the file named by
-$ECHO_DESCRIPTION_FILE at every listing, so a test can change it under a running gateway.
+garbage (a test proxy answers it with an invalid result), crash (the process dies mid-call).
+The description of `echo` is read from the file named by $ECHO_DESCRIPTION_FILE at every
+listing, so a test can change it under a running gateway; $EXTRA_TOOL_FILE adds a tool.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ def tools() -> list[types.Tool]:
             name="slow",
             description="Take a while",
             input_schema={"type": "object", "properties": {"seconds": {"type": "number"}}},
+        ),
+        types.Tool(
+            name="garbage",
+            description="Answered by a broken proxy in the tests",
+            input_schema={"type": "object", "properties": {}},
         ),
         types.Tool(
             name="crash",
