@@ -159,6 +159,12 @@ def run_http(args: argparse.Namespace) -> int:
 
     _stderr_logging()
     config = Config.load(args.config)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"toolwall: serving on {escape(args.host)}, not loopback: the identity header "
+            "crosses the network, so put TLS in front, and the SDK's DNS-rebinding protection "
+            "is off"
+        )
     gateway = Gateway.from_config(config)
 
     async def main() -> None:
