@@ -22,6 +22,7 @@ from toolwall.audit import AuditLog, AuditSink, call_digest
 from toolwall.config import Config, Limits
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.identity import JWTVerifier, TokenRefused
 from toolwall.model import (
     Action,
     Caller,
@@ -55,6 +56,7 @@ __all__ = [
     "Decision",
     "DenyAll",
     "Firewall",
+    "JWTVerifier",
     "Limits",
     "NoRules",
     "PolicyError",
@@ -67,6 +69,7 @@ __all__ = [
     "SchemaRegistry",
     "SessionState",
     "SessionStore",
+    "TokenRefused",
     "ToolCall",
     "ToolSchema",
     "ToolwallError",

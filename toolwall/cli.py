@@ -32,6 +32,8 @@ COMMANDS = [
     "toolwall.commands.demo",
     "toolwall.commands.audit",
     "toolwall.commands.approvals",
+    "toolwall.commands.init",
+    "toolwall.commands.token",
     "toolwall.commands.mcp",
 ]
 
