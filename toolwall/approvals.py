@@ -219,7 +219,7 @@ class Console:
         out = self.output or RichConsole(stderr=True, highlight=False)
         with self._lock:
             out.print(render_request(request))
-            out.print("[bold]Approve this call?[/] [y/N] ", end="")
+            out.print("[bold]Approve this call?[/] \\[y/N] ", end="")
             line = _readline(stream, self.timeout_s)
         if line is None:
             return ApprovalAnswer(False, by="toolwall", note=f"no answer within {self.timeout_s}s")
@@ -391,6 +391,7 @@ class SQLiteQueue:
         *,
         poll_s: float = 0.25,
         redact: Callable[[Any], Any] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if timeout_s <= 0 or ttl_s <= 0 or poll_s <= 0:
             raise ValueError("timeout_s, ttl_s and poll_s must be positive")
@@ -399,6 +400,7 @@ class SQLiteQueue:
         self.ttl_s = ttl_s
         self.poll_s = poll_s
         self.redact: Callable[[Any], Any] = redact if redact is not None else Redactor()
+        self.clock = clock  # wall-clock seconds, as stored in the file (other processes read it)
         self._init()
 
     def _init(self) -> None:
@@ -455,7 +457,7 @@ class SQLiteQueue:
             ensure_ascii=True,
             sort_keys=True,
         )
-        now = time.time()
+        now = self.clock()
         for _ in range(8):
             entry_id = secrets.token_hex(4)
             try:
@@ -514,7 +516,7 @@ class SQLiteQueue:
 
     def _poll(self, entry_id: str, digest: str) -> ApprovalAnswer | None:
         """The answer if there is one (consuming an approval), None while still pending."""
-        now = time.time()
+        now = self.clock()
         with self._transaction() as db:
             row = db.execute(
                 "SELECT status, digest, expires, consumed, by, note FROM approvals WHERE id = ?",
@@ -558,7 +560,7 @@ class SQLiteQueue:
             changed = db.execute(
                 "UPDATE approvals SET status = 'timeout', answered = ?, by = 'toolwall', "
                 "note = ? WHERE id = ? AND status = 'pending'",
-                (time.time(), f"no answer within {self.timeout_s:g}s", entry_id),
+                (self.clock(), f"no answer within {self.timeout_s:g}s", entry_id),
             ).rowcount
         if changed == 0:
             # Answered in the instant between the last poll and the timeout: honour it.
@@ -571,7 +573,7 @@ class SQLiteQueue:
 
     def answer(self, entry_id: str, approved: bool, by: str, note: str = "") -> QueueEntry:
         """Approve or deny a pending request. Raises `ApprovalError` saying why it cannot."""
-        now = time.time()
+        now = self.clock()
         with self._transaction() as db:
             row = db.execute(
                 "SELECT status, expires FROM approvals WHERE id = ?", (entry_id,)
@@ -606,7 +608,7 @@ class SQLiteQueue:
 
     def entries(self, status: Status | None = None, limit: int = 200) -> list[QueueEntry]:
         """Requests, newest first; only those with `status` when given."""
-        now = time.time()
+        now = self.clock()
         with self._connect() as db:
             # Pending requests past their ttl are shown as what they are.
             db.execute(

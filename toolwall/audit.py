@@ -22,6 +22,7 @@ Every record is also emitted on the `toolwall.audit` logger at INFO.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import hashlib
@@ -227,15 +228,29 @@ class Redactor:
     field are returned as the very same object.
     """
 
-    __slots__ = ("keys", "paths")
+    __slots__ = ("_screen", "keys", "paths")
 
     def __init__(self, keys: Iterable[str] = DEFAULT_REDACT_KEYS, paths: Iterable[str] = ()):
         self.keys = frozenset(k.lower() for k in keys)
         self.paths = tuple(parse_redact_path(p) for p in paths)
+        # Keys that JSON writes as themselves can be looked for in the encoded arguments.
+        plain = all(_written_as_is(k) for k in self.keys)
+        self._screen = tuple(sorted(self.keys)) if plain else None
 
-    def __call__(self, value: Any) -> Any:
+    def __call__(self, value: Any, encoded: str | None = None) -> Any:
+        """`value` with sensitive fields redacted.
+
+        `encoded` may be the ASCII canonical JSON of `value` when it has no `\\u` escape: then
+        a key that does not occur in it at all cannot match, and the walk is skipped.
+        """
         if self.keys:
-            value = self._by_key(value)
+            screen = self._screen
+            if encoded is None or screen is None:
+                value = self._by_key(value)
+            else:
+                lowered = encoded.lower()
+                if any(key in lowered for key in screen):
+                    value = self._by_key(value)
         for path in self.paths:
             value = _redact_path(value, path, 0)
         return value
@@ -261,6 +276,11 @@ class Redactor:
                     copy[i] = new
             return value if copy is None else copy
         return value
+
+
+def _written_as_is(key: str) -> bool:
+    """Whether canonical ASCII JSON writes `key` unchanged (no escapes)."""
+    return key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
 
 
 def _redact_path(value: Any, path: tuple[PathSegment, ...], depth: int) -> Any:
@@ -330,26 +350,16 @@ def _strings(value: Any, out: list[str]) -> None:
 
 
 class AuditSink(Protocol):
-    """Where the engine records what it decided. Each method raises when it could not record."""
+    """Where the engine records what it decided; raises when it could not record.
 
-    on_failure: OnFailure
+    `on_failure` is "block" or "allow". A sink may also define `record_approval(decision,
+    caller, answer)` and `record_result(tool, result, *, caller, session, call_id, tainted)`
+    (`AuditLog` does); the engine calls them when present.
+    """
+
+    on_failure: str
 
     def record_decision(self, decision: Decision, caller: Caller) -> None: ...
-
-    def record_approval(
-        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
-    ) -> None: ...
-
-    def record_result(
-        self,
-        tool: str,
-        result: Any,
-        *,
-        caller: Caller,
-        session: str | None,
-        call_id: str | None,
-        tainted: bool,
-    ) -> None: ...
 
 
 class AuditLog:
@@ -373,7 +383,7 @@ class AuditLog:
             raise ValueError(f'on_failure must be "block" or "allow", not {on_failure!r}')
         self.path = Path(path) if path is not None else None
         self.redact = Redactor(redact_keys, redact_paths)
-        self.on_failure: OnFailure = on_failure
+        self.on_failure: str = on_failure
         self.fsync = fsync
         self._lock = threading.Lock()
         self._fd = -1
@@ -416,17 +426,23 @@ class AuditLog:
         if self.path is None and not logger.isEnabledFor(logging.INFO):
             return  # nowhere to write: do not build the record
         original = decision.original_args
-        args = self.redact(original) if original is not None else None
+        if original is not None:
+            # The arguments are encoded once: for the line, the digest and the redaction screen.
+            encoded = _encode_line(original)
+            plain = "\\u" not in encoded  # pure ASCII: the UTF-8 canonical form is the same text
+            digest = '"' + (_sha256(encoded) if plain else args_digest(original)) + '"'
+            args = self.redact(original, encoded if plain else None)
+            args_json = encoded if args is original else _encode_line(args)
+        else:
+            args, args_json, digest = None, "null", "null"
+        # The members that sort before "hash", written out (see `_chain`); `verify` re-encodes
+        # the parsed record, so this text must be (and is tested to be) canonical.
+        head = (
+            f'"action":"{decision.action.value}","args":{args_json},"args_sha256":{digest},'
+            f'"call_id":{_encode_line(decision.call_id)},'
+            f'"caller":{{"iss":{_encode_line(caller.iss)},"sub":{_encode_line(caller.sub)}}}'
+        )
         reasons = [r.to_dict() for r in decision.reasons]
-        # Members are split around where "hash" sorts (see `_chain`): these sort before it ...
-        low: dict[str, Any] = {
-            "action": decision.action.value,
-            "args": args,
-            "args_sha256": args_digest(original) if original is not None else None,
-            "call_id": decision.call_id,
-            "caller": {"sub": caller.sub, "iss": caller.iss},
-        }
-        # ... and these after it.
         high: dict[str, Any] = {
             "id": decision.id,
             "latency_us": round(decision.latency_us, 1),
@@ -454,7 +470,7 @@ class AuditLog:
                 _redacted_strings(final, rewritten, secrets)
             if secrets:
                 high["reasons"] = [_scrub(r, secrets) for r in reasons]
-        self._append(low, high)
+        self._append_head(head, high)
 
     def record_approval(self, decision: Decision, caller: Caller, answer: ApprovalAnswer) -> None:
         """Append the answer to an escalated call: who answered, their note, and the binding."""
@@ -539,7 +555,9 @@ class AuditLog:
     # -- writing --------------------------------------------------------------------------------
 
     def _append(self, low: dict[str, Any], high: dict[str, Any]) -> None:
-        head = _encode_line(low)[1:-1]
+        self._append_head(_encode_line(low)[1:-1], high)
+
+    def _append_head(self, head: str, high: dict[str, Any]) -> None:
         with self._lock:
             if self.path is None:
                 line, self._prev = _chain(head, high, self._prev)
@@ -553,7 +571,12 @@ class AuditLog:
             # A forked child must not share the parent's open file: flock would not exclude it.
             self._open()
         fd = self._fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self._fd = -1  # closed under us: this record fails, the next one reopens
+            raise
         try:
             fd, size = self._current_file(fd)
             prefix = b""
@@ -686,27 +709,29 @@ def _scrub(reason: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
 
 
 def _tail(fd: int, size: int) -> tuple[str, bool]:
-    """(hash of the last whole record, whether the file ends with a whole line)."""
+    """(hash of the last whole record, whether the file ends with a newline).
+
+    Reads backwards from the end, a block at a time, and stops at the first line that is a
+    record. The unterminated end of the file counts when it is a whole record that only lacks
+    its newline; a torn record there is skipped.
+    """
     if size == 0:
         return GENESIS, True
     whole = os.pread(fd, 1, size - 1) == b"\n"
     pos = size
-    buffer = b""
+    carry = b""  # the start of a line that began before `pos`, as read so far
     while pos > 0:
         step = min(_TAIL_BLOCK, pos)
         pos -= step
-        buffer = os.pread(fd, step, pos) + buffer
-        lines = buffer.split(b"\n")
-        # lines[-1] follows the last newline (empty, or a torn record); lines[0] may be cut.
-        candidates = lines[:-1] if pos == 0 else lines[1:-1]
-        for line in reversed(candidates):
-            digest = _hash_of(line)
+        lines = (os.pread(fd, step, pos) + carry).split(b"\n")
+        # lines[0] may continue before `pos`; every other piece is a line (or the file's end).
+        carry = lines[0] if pos > 0 else b""
+        for line in reversed(lines if pos == 0 else lines[1:]):
+            digest = _hash_of(line) if line else None
             if digest is not None:
                 return digest, whole
-        if pos > 0:
-            buffer = lines[0]
-            if len(buffer) > 64 * _TAIL_BLOCK:  # a single "line" of 4 MiB is not a record
-                break
+        if len(carry) > 64 * _TAIL_BLOCK:  # a single "line" of 4 MiB is not a record
+            break
     return GENESIS, whole
 
 
@@ -768,13 +793,16 @@ class VerifyReport:
         return f"line {self.line}: {self.problem}"
 
 
-def verify(path: str | os.PathLike[str]) -> VerifyReport:
+def verify(path: str | os.PathLike[str], anchor: str | None = None) -> VerifyReport:
     """Recompute the chain of an audit file; stop at the first record that breaks it.
 
     A line that is not a whole JSON record is a torn write (a crash): it is reported in `torn`
     and skipped, and the chain must continue after it from the last whole record. A record that
-    was edited, deleted, inserted or moved breaks the chain.
+    was edited, deleted, inserted or moved breaks the chain. `anchor` is a head hash noted
+    earlier (kept where the writer cannot change it): the chain must still contain it, which
+    shows that no records were cut from the end since, and the file was not rewritten.
     """
+    anchored = anchor is None
     prev = GENESIS
     prev_line: int | None = None
     records = 0
@@ -819,6 +847,13 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
         prev = stated
         prev_line = line.number
         records += 1
+        anchored = anchored or stated == anchor
+    if not anchored:
+        why = (
+            f"the anchored record {anchor} is not in the chain: records were cut from the end "
+            "or the file was rewritten"
+        )
+        return _broken(records + len(torn), why, records, prev, torn)
     return VerifyReport(True, records, prev, torn=torn)
 
 

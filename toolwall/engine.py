@@ -352,15 +352,17 @@ class Firewall:
         taints = isinstance(tool, str) and self.rules.taints(tool)
         if taints:
             state.taint(tool)
+        audit_result = getattr(self.audit, "record_result", None)
         try:
-            self.audit.record_result(
-                tool if isinstance(tool, str) else repr(tool),
-                result,
-                caller=caller or Caller.anonymous(),
-                session=session_id,
-                call_id=call_id,
-                tainted=taints,
-            )
+            if audit_result is not None:
+                audit_result(
+                    tool if isinstance(tool, str) else repr(tool),
+                    result,
+                    caller=caller or Caller.anonymous(),
+                    session=session_id,
+                    call_id=call_id,
+                    tainted=taints,
+                )
         except Exception as exc:
             logger.error("toolwall: audit record for a result of %s failed: %s", tool, exc)
         return state.tainted
@@ -399,8 +401,10 @@ class Firewall:
         audited becomes a denial unless `[audit] on_failure = "allow"`. Returns the answer
         that stands.
         """
+        audit_approval = getattr(self.audit, "record_approval", None)
         try:
-            self.audit.record_approval(decision, caller, answer)
+            if audit_approval is not None:
+                audit_approval(decision, caller, answer)
         except Exception as exc:
             logger.error("toolwall: audit record for approval of %s failed: %s", decision.id, exc)
             if answer.approved and self.audit.on_failure != "allow":

@@ -74,6 +74,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = actions.add_parser(
         "verify", parents=[source], help="recompute the hash chain; exit 1 at the first break"
     )
+    check.add_argument(
+        "--anchor",
+        metavar="HASH",
+        help="a head hash printed by an earlier verify: it must still be in the chain",
+    )
     check.set_defaults(func=run_verify)
 
 
@@ -164,7 +169,7 @@ def _outcome(record: dict[str, Any]) -> Text:
     return Text(str(kind), "dim")
 
 
-def _detail(record: dict[str, Any]) -> str:
+def _detail(record: dict[str, Any], rule_names: bool = True) -> str:
     kind = record.get("type")
     if kind == "decision":
         reasons = record.get("reasons") or []
@@ -173,7 +178,7 @@ def _detail(record: dict[str, Any]) -> str:
             if isinstance(reason, dict):
                 rule = reason.get("rule")
                 message = str(reason.get("message", ""))
-                parts.append(f"rule {rule}: {message}" if rule else message)
+                parts.append(f"rule {rule}: {message}" if rule and rule_names else message)
         return "; ".join(parts)
     if kind == "approval":
         note = f": {record['note']}" if record.get("note") else ""
@@ -204,18 +209,20 @@ def run_show(args: argparse.Namespace) -> int:
     if args.limit > 0:
         rows = rows[-args.limit :]
     table = Table(title=f"{path}  ({len(rows)} records)", title_justify="left", expand=False)
-    for column in ("line", "time", "outcome", "tool", "caller", "session", "rules", "detail"):
-        table.add_column(column, overflow="fold")
+    for column in ("line", "time", "outcome", "tool", "caller", "session"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("rules", overflow="fold")
+    table.add_column("detail", overflow="fold", ratio=1)
     for number, record in rows:
         table.add_row(
             str(number),
-            str(record.get("time", "")).replace("T", " ")[:19],
+            str(record.get("time", "")).replace("T", " ")[5:19],
             _outcome(record),
             str(record.get("tool", "")),
             _caller(record) or "anonymous",
             str(record.get("session") or "-"),
             Text(", ".join(_rules(record))),
-            Text(_detail(record)),
+            Text(_detail(record, rule_names=False)),
         )
     console.print(table)
     return EXIT_OK
@@ -303,7 +310,7 @@ def run_stats(args: argparse.Namespace) -> int:
         elif kind == "result":
             results["tainted" if record.get("tainted") else "clean"] += 1
     total = sum(actions.values())
-    console.print(f"{path}: {total} decisions")
+    console.print(f"{path}: {total} decision{'' if total == 1 else 's'}")
     console.print(_counts("action", actions, styled=True))
     console.print(_counts("tool", tools))
     console.print(_counts("rule (fired)", rules))
@@ -332,7 +339,7 @@ def _counts(title: str, counts: Counter[str], styled: bool = False) -> Table:
 
 def run_verify(args: argparse.Namespace) -> int:
     path = audit_file(args)
-    report = verify(path)
+    report = verify(path, anchor=args.anchor)
     for number in report.torn:
         if report.ok or (report.line is not None and number < report.line):
             err_console.print(
