@@ -20,6 +20,7 @@ from toolwall.approvals import (
 )
 from toolwall.audit import AuditLog, AuditSink, call_digest
 from toolwall.config import Config, Limits
+from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
 from toolwall.identity import JWTVerifier, TokenRefused
@@ -45,16 +46,19 @@ __all__ = [
     "ApprovalError",
     "ApprovalRequest",
     "Approver",
+    "Assertion",
     "AuditLog",
     "AuditSink",
     "Blocked",
     "Callback",
     "Caller",
+    "CompiledPolicy",
     "Config",
     "ConfigError",
     "Console",
     "Decision",
     "DenyAll",
+    "Diagnostic",
     "Firewall",
     "JWTVerifier",
     "Limits",
@@ -76,4 +80,5 @@ __all__ = [
     "TraceEntry",
     "__version__",
     "call_digest",
+    "load_policy",
 ]

@@ -287,3 +287,73 @@ def test_duplicate_names_across_files_are_an_error(schemas: SchemaRegistry) -> N
     with pytest.raises(PolicyError) as info:
         compile_sources([("a.tw", "let x = 1"), ("b.tw", "rule x: on db.query block")], schemas)
     assert "b.tw:1:6: error: duplicate name `x`: already defined at a.tw:1:5" in str(info.value)
+
+
+def test_has_never_fails_whatever_the_types_on_the_way(schemas: SchemaRegistry) -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        "rule r: on t.run when has(args.a.b) or has(args.l[3]) or has(caller.claims.x.y) block",
+        open_schema,
+    )
+    who, state = Caller(claims={"x": 1}), SessionState()
+    for args in ({"a": "text", "l": [1]}, {"a": [1], "l": "s"}, {"a": None}, {}):
+        verdict = policy.evaluate("t.run", args, who, state)
+        assert verdict.action is Action.ALLOW, args
+    assert policy.evaluate("t.run", {"a": {"b": None}}, who, state).action is Action.BLOCK
+    assert policy.evaluate("t.run", {"l": [0, 1, 2, 3]}, who, state).action is Action.BLOCK
+
+
+def test_runtime_type_rules(schemas: SchemaRegistry) -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    cases = {
+        "args.x == 1": [({"x": 1.0}, True), ({"x": True}, False), ({"x": "1"}, False)],
+        "args.x in args.y": [
+            ({"x": "b", "y": "abc"}, True),
+            ({"x": "k", "y": {"k": 1}}, True),
+            ({"x": 1, "y": [1.0, 2]}, True),
+            ({"x": 1, "y": "1"}, "error"),
+            ({"x": 1, "y": 1}, "error"),
+        ],
+        "args.y contains args.x": [({"x": 2, "y": [1, 2]}, True), ({"x": 3, "y": [1]}, False)],
+        "args.x > 1": [({"x": 2}, True), ({"x": "2"}, "error"), ({"x": True}, "error")],
+        "args.x + args.y == 3": [({"x": 1, "y": 2}, True), ({"x": "a", "y": 1}, "error")],
+        'args.x + args.y == "ab"': [({"x": "a", "y": "b"}, True)],
+        "args.x / args.y > 0": [({"x": 1, "y": 0}, "error"), ({"x": 1, "y": 2}, True)],
+        "args.x": [({"x": True}, True), ({"x": 1}, "error"), ({"x": "yes"}, "error")],
+        "all v in args.x: v > 0": [
+            ({"x": []}, True),
+            ({"x": [1, -1]}, False),
+            ({"x": "s"}, "error"),
+        ],
+        "any v in args.x: v > 0": [({"x": []}, False), ({"x": [-1, 1]}, True)],
+        "args.x matches /^a/i": [({"x": "Abc"}, True), ({"x": 1}, "error")],
+        'args.x startswith "a"': [({"x": "ab"}, True), ({"x": ["a"]}, "error")],
+        'args.x under "/srv"': [({"x": "/srv"}, True), ({"x": "/srv2"}, False)],
+        "len(args.x) == 2": [({"x": "ab"}, True), ({"x": [1, 2]}, True), ({"x": 5}, "error")],
+        "args.l[1] == 2": [({"l": [1, 2]}, True), ({"l": [1]}, "error"), ({"l": "ab"}, "error")],
+    }
+    who, state = Caller(), SessionState()
+    for condition, expectations in cases.items():
+        policy = compile_text(f"rule r: on t.run when {condition} block", open_schema)
+        for args, expected in expectations:
+            verdict = policy.evaluate("t.run", args, who, state)
+            outcome = verdict.trace[0].outcome
+            if expected == "error":
+                assert outcome == "error", (condition, args)
+                assert verdict.reasons[0].kind is ReasonKind.RULE_ERROR
+            else:
+                assert outcome == ("fired" if expected else "not fired"), (condition, args)
+
+
+def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        "rule r: on t.run when true rewrite args.copy = args.src, args.src[0] = 9", open_schema
+    )
+    original = {"src": [1, {"k": [2]}]}
+    verdict = policy.evaluate("t.run", original, Caller(), SessionState())
+    assert verdict.action is Action.REWRITE
+    assert verdict.args == {"src": [9, {"k": [2]}], "copy": [1, {"k": [2]}]}
+    assert original == {"src": [1, {"k": [2]}]}
+    assert verdict.args is not None
+    assert verdict.args["copy"][1] is not original["src"][1]
