@@ -35,8 +35,12 @@ def git(repo: Path, *args: str) -> str:
 class Example:
     def __init__(self, tmp_path: Path) -> None:
         self.dir = tmp_path / "example"
-        shutil.copytree(EXAMPLE, self.dir, ignore=shutil.ignore_patterns("*.lock", "README.md"))
-        self.keys = generate_keypair(self.dir / "keys")
+        shutil.copytree(
+            EXAMPLE,
+            self.dir,
+            ignore=shutil.ignore_patterns("*.lock", "README.md", ".toolwall", "audit"),
+        )
+        self.keys = generate_keypair(self.dir / ".toolwall" / "keys")
         self.repo = tmp_path / "repo"
         self.repo.mkdir()
         git(self.repo, "init", "-q", "-b", "main")
@@ -62,7 +66,12 @@ class Example:
 
     def token(self, tools: list[str], sub: str = "agent") -> str:
         return mint_token(
-            self.keys.private_key, sub=sub, tools=tools, ttl_s=600, audience="toolwall"
+            self.keys.private_key,
+            sub=sub,
+            tools=tools,
+            ttl_s=600,
+            audience="toolwall",
+            issuer="toolwall-dev",
         )
 
     def env(self, **extra: str) -> dict[str, str]:
