@@ -57,13 +57,11 @@ class Upstream:
         *,
         base_dir: Path,
         timeout_s: float,
-        errlog: Any = None,
     ) -> None:
         self.name = name
         self.config = config
         self.base_dir = base_dir
         self.timeout_s = timeout_s
-        self.errlog = errlog
         self._client: Client | None = None
         self._closed: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -75,10 +73,6 @@ class Upstream:
     def bind(self, task_group: anyio.abc.TaskGroup) -> None:
         """The task group that owns this upstream's connections (the gateway's)."""
         self._tg = task_group
-
-    @property
-    def connected(self) -> bool:
-        return self._client is not None
 
     def describe(self) -> str:
         if self.config.url is not None:
