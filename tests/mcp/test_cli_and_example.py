@@ -252,3 +252,22 @@ def test_lock_refuses_when_a_server_cannot_be_listed(
     assert main(["mcp", "lock", "--config", str(example.config)]) == 2
     assert "the lock was not written" in capsys.readouterr().err
     assert not (example.dir / "toolwall.lock").exists()
+
+
+@pytest.mark.anyio
+async def test_stdio_identity_from_token_file_and_anonymous(locked: Example, tmp_path: Path):
+    token_file = tmp_path / "agent.jwt"
+    token_file.write_text(locked.token(["git.git_status"], sub="reader") + "\n")
+    run = ["-m", "toolwall", "mcp", "run", "--config", str(locked.config)]
+    with_file = StdioServerParameters(
+        command=sys.executable, args=[*run, "--token-file", str(token_file)], env=locked.env()
+    )
+    async with Client(with_file) as agent:
+        assert [t.name for t in (await agent.list_tools()).tools] == ["git__git_status"]
+    # No TOOLWALL_TOKEN and no --token-file: anonymous, nothing listed, everything blocked.
+    anonymous = StdioServerParameters(command=sys.executable, args=run, env=locked.env())
+    async with Client(anonymous) as agent:
+        assert (await agent.list_tools()).tools == []
+        result = await agent.call_tool("git__git_status", {"repo_path": str(locked.repo)})
+        assert result.is_error
+        assert "the anonymous caller is not granted git.git_status" in text_of(result)
