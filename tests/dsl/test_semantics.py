@@ -343,3 +343,17 @@ def test_runtime_type_rules(schemas: SchemaRegistry) -> None:
                 assert verdict.reasons[0].kind is ReasonKind.RULE_ERROR
             else:
                 assert outcome == ("fired" if expected else "not fired"), (condition, args)
+
+
+def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        "rule r: on t.run when true rewrite args.copy = args.src, args.src[0] = 9", open_schema
+    )
+    original = {"src": [1, {"k": [2]}]}
+    verdict = policy.evaluate("t.run", original, Caller(), SessionState())
+    assert verdict.action is Action.REWRITE
+    assert verdict.args == {"src": [9, {"k": [2]}], "copy": [1, {"k": [2]}]}
+    assert original == {"src": [1, {"k": [2]}]}
+    assert verdict.args is not None
+    assert verdict.args["copy"][1] is not original["src"][1]

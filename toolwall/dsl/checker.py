@@ -515,6 +515,19 @@ class Checker:
             return STRING
         types = self._expr(call.args[0], ctx)
         self._need(types, arg_type, call.args[0], f"{name}() needs {_a(_names(arg_type))}")
+        pattern = call.args[0]
+        if (
+            name in ("count", "called")
+            and isinstance(pattern, ast.Literal)
+            and isinstance(pattern.value, str)
+        ):
+            match = compile_pattern(pattern.value)
+            if not any(match(t) for t in self._tools):
+                self.warning(
+                    pattern.loc,
+                    f"{_show(pattern.value)} matches no known tool, so {name}() is always "
+                    f"{'0' if name == 'count' else 'false'}",
+                )
         return result
 
     def _constant_regex(self, node: ast.Expr, ctx: _Ctx, what: str) -> None:

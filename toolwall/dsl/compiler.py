@@ -12,6 +12,7 @@ fail-closed outcome for the rule (block/escalate rules fire; rewrite rules becom
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,8 +97,12 @@ def an(value: Any) -> str:
     return ("an " if name[0] in "aeiou" else "a ") + name
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # `type(...) in` rather than isinstance: bool is an int subclass but not a number here.
+    return type(value) in _NUMBER_TYPES
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -456,9 +461,48 @@ def _compile_compare(node: ast.Compare, scope: Scope) -> Fn:
             raise RuleEvalError(f"`matches` needs a string on the left, not {an(value)}")
 
         return matches
+    if isinstance(node.right, ast.Literal):
+        fast = _compare_constant(node.op, left, node.right.value)
+        if fast is not None:
+            return fast
     right = compile_expr(node.right, scope)
     op = _COMPARE[node.op]
     return lambda env: op(left(env), right(env))
+
+
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _compare_constant(op: str, left: Fn, const: Any) -> Fn | None:
+    """The common `args.limit > 100` / `args.collection == "hr"`, specialised (same semantics
+    as the general operators, fewer calls on the hot path)."""
+    numeric = type(const) in _NUMBER_TYPES
+    if op in _ORDER_OPS and numeric:
+        compare = _ORDER_OPS[op]
+        general = _COMPARE[op]
+
+        def order(env: Env) -> bool:
+            value = left(env)
+            if type(value) in _NUMBER_TYPES:
+                return compare(value, const)
+            return general(value, const)  # raises the type error
+
+        return order
+    if op in ("==", "!=") and (numeric or type(const) is str):
+        kinds = _NUMBER_TYPES if numeric else frozenset({str})
+        equal = op == "=="
+
+        def eq(env: Env) -> bool:
+            value = left(env)
+            return (type(value) in kinds and value == const) is equal
+
+        return eq
+    return None
 
 
 def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
@@ -671,6 +715,8 @@ class CompiledRule:
     """One rule, ready to run: its patterns, conditions, action and message as closures."""
 
     __slots__ = (
+        "_reason",
+        "_traces",
         "action",
         "because",
         "globs",
@@ -707,9 +753,44 @@ class CompiledRule:
             self.because = tuple(
                 p if isinstance(p, str) else compile_expr(p, scope) for p in rule.because.parts
             )
+        self._traces: dict[tuple[Any, Any, bool], TraceEntry] = {}
+        self._reason: Reason | None = None
+        if self.because is None or all(isinstance(p, str) for p in self.because):
+            self._reason = Reason(
+                ReasonKind.RULE,
+                "".join(p for p in self.because or () if isinstance(p, str))
+                or _DEFAULT_MESSAGE[self.action.value],
+                rule=self.name,
+                location=self.location,
+            )
 
     def covers(self, tool: str) -> bool:
         return tool in self.names or any(compile_pattern(g)(tool) for g in self.globs)
+
+    def trace_entry(self, when: Any, unless: Any, fires: bool) -> TraceEntry:
+        """The trace entry of an evaluation that succeeded. Its values are booleans or None,
+        so the few possible entries are built once and shared (they are immutable)."""
+        key = (when, unless, fires)
+        entry = self._traces.get(key)
+        if entry is None:
+            entry = TraceEntry(
+                "rule",
+                "fired" if fires else "not fired",
+                rule=self.name,
+                location=self.location,
+                when=when,
+                unless=unless,
+                fired=fires,
+                action=self.action,
+            )
+            self._traces[key] = entry
+        return entry
+
+    def reason(self, env: Env) -> Reason:
+        """The reason of a firing: built once when the message has no `{expr}`."""
+        if self._reason is not None:
+            return self._reason
+        return Reason(ReasonKind.RULE, self.message(env), rule=self.name, location=self.location)
 
     def message(self, env: Env) -> str:
         if self.because is None:
@@ -798,22 +879,8 @@ def evaluate_rules(
             )
             continue
         if fires:
-            reason = Reason(
-                ReasonKind.RULE, rule.message(env), rule=rule.name, location=rule.location
-            )
-            fired.append(_Fired(rule, rule.action, reason, values))
-        trace.append(
-            TraceEntry(
-                "rule",
-                "fired" if fires else "not fired",
-                rule=rule.name,
-                location=rule.location,
-                when=when_value,
-                unless=unless_value,
-                fired=fires,
-                action=rule.action,
-            )
-        )
+            fired.append(_Fired(rule, rule.action, rule.reason(env), values))
+        trace.append(rule.trace_entry(when_value, unless_value, fires))
     if not fired:
         return RuleVerdict(Action.ALLOW, None, (), (), tuple(trace))
     winner = max(fired, key=lambda f: f.action.strength).action
@@ -826,7 +893,9 @@ def evaluate_rules(
                 assert f.values is not None
                 try:
                     for rewrite, value in zip(f.rule.rewrites, f.values, strict=True):
-                        rewrite.apply(new_args, value)
+                        # A value taken from the original arguments is copied, so the
+                        # rewritten arguments never share a list or object with them.
+                        rewrite.apply(new_args, deep_copy(value))
                 except RuleEvalError as exc:
                     reason = Reason(
                         ReasonKind.RULE_ERROR,

@@ -319,22 +319,11 @@ class _Builder:
         )
 
     def _x_not_in(self, t: Tree[Any]) -> ast.Expr:
-        left, right = t.children
-        # The operator's spot: just after the left operand (between the two operands).
-        op_loc = self._between(left, right)
+        left, not_tok, right = t.children
+        start = self.loc(not_tok)
+        # The operator spans `not in`; point at it as a whole when it is on one line.
+        op_loc = ast.Loc(start.file, start.line, start.col, start.line, start.col + 6)
         return ast.Compare("not in", self.expr(left), self.expr(right), self.loc(t), op_loc)
-
-    def _between(self, left: Tree[Any] | Token, right: Tree[Any] | Token) -> ast.Loc:
-        start = self.loc(left)
-        end = self.loc(right)
-        line, col = start.end_line or start.line, start.end_col or start.col
-        text_lines = self.text.splitlines()
-        # Skip the blanks after the left operand to land on `not`.
-        if self.line_shift == 0 and self.col_shift == 0 and 0 < line <= len(text_lines):
-            src = text_lines[line - 1]
-            while col - 1 < len(src) and src[col - 1] in " \t":
-                col += 1
-        return ast.Loc(self.file, line, col, line, col + 6 if end.line == line else 0)
 
     def _x_binary(self, t: Tree[Any]) -> ast.Expr:
         left, op, right = t.children
@@ -632,6 +621,18 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
         pos = exc.pos_in_stream or 0
         if exc.char == "=" and text[pos : pos + 2] == "==":
             hint = None
+    if (
+        isinstance(exc, UnexpectedToken)
+        and exc.token.type == "PATTERN"
+        and "PATTERN" not in (exc.accepts or exc.expected)
+        and str(exc.token)[:1] in _CHAR_HINTS
+    ):
+        # Outside `on`/`taint`, a tool pattern is only what the lexer fell back to: the real
+        # problem is the first character, which has a hint of its own.
+        char = str(exc.token)[0]
+        message = f"unexpected character `{char}`"
+        hint = _CHAR_HINTS[char]
+        width = 1
     if hint is None and isinstance(exc, UnexpectedToken | UnexpectedEOF):
         try:
             hint = exc.match_examples(
@@ -641,18 +642,32 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
             hint = None
         if hint is None and isinstance(exc, UnexpectedToken) and str(exc.token) == "=":
             hint = _CHAR_HINTS["="]
+    found = str(exc.token) if isinstance(exc, UnexpectedToken) else ""
+    accepts = set(exc.accepts or exc.expected) if isinstance(exc, UnexpectedToken) else set()
+    # Examples are matched by parser state, which several mistakes share: keep a hint only
+    # when the token it explains is the one found.
+    if hint and "before `because`" in hint and found != "because":
+        hint = None
+    if hint and hint.startswith("`when` and `unless`") and found not in ("when", "unless"):
+        hint = (
+            "a rule has exactly one action" if found in ("block", "escalate", "rewrite") else None
+        )
     if (
-        isinstance(exc, UnexpectedToken)
-        and "NAME" in (exc.accepts or exc.expected)
-        and str(exc.token) in KEYWORDS
+        hint is None
+        and isinstance(exc, UnexpectedToken)
+        and exc.token.type in ("PATTERN", "NAME")
+        and "COMMA" in accepts
+        and ("WHEN" in accepts or "TAINT" in accepts)
     ):
+        hint = "tool patterns are separated by commas: on email.send, email.read"
+    if isinstance(exc, UnexpectedToken) and accepts <= {"NAME"} and found in KEYWORDS:
         hint = (
             f"`{exc.token}` is a reserved word and cannot be a name (a field with that name "
             f'is written args["{exc.token}"])'
         )
     if (
         hint
-        and hint.startswith("tool patterns")
+        and hint.startswith("tool patterns are written without quotes")
         and not str(getattr(exc, "token", "")).startswith('"')
     ):
         hint = None  # that example shares its parser state with other mistakes
