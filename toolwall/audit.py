@@ -538,6 +538,29 @@ class AuditLog:
         }
         self._append(low, high)
 
+    def record_upstream_error(
+        self, decision: Decision, caller: Caller, server: str, error: str
+    ) -> None:
+        """Append the failure of an allowed call at its upstream (the MCP gateway's servers:
+        crashed, timed out, sent garbage). The decision record precedes it."""
+        if self.path is None and not logger.isEnabledFor(logging.INFO):
+            return
+        low: dict[str, Any] = {
+            "call_id": decision.call_id,
+            "caller": {"sub": caller.sub, "iss": caller.iss},
+            "decision": decision.id,
+            "error": error,
+        }
+        high: dict[str, Any] = {
+            "server": server,
+            "session": decision.session,
+            "time": _now(),
+            "tool": decision.tool,
+            "type": "upstream_error",
+            "v": FORMAT_VERSION,
+        }
+        self._append(low, high)
+
     # -- writing --------------------------------------------------------------------------------
 
     def _append(self, low: dict[str, Any], high: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ COMMANDS = [
     "toolwall.commands.token",
     "toolwall.commands.audit",
     "toolwall.commands.approvals",
+    "toolwall.commands.mcp",
 ]
 
 console = Console(highlight=False)

@@ -12,10 +12,14 @@ from toolwall.errors import ConfigError
 from toolwall.schemas import SchemaRegistry
 
 
-def build_parts(config: Config) -> dict[str, Any]:
+def build_parts(config: Config, schemas: SchemaRegistry | None = None) -> dict[str, Any]:
+    """The firewall's parts. `schemas` replaces the schema folder's registry (the MCP gateway
+    passes the folder's schemas merged with its upstream tools', so rules are checked against
+    every tool they can reach)."""
     from toolwall.dsl import load_policy
 
-    schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
+    if schemas is None:
+        schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
     rules = load_policy([config.resolve(p) for p in config.policy.rule_paths], schemas)
     parts: dict[str, Any] = {
         "schemas": schemas,

@@ -187,6 +187,8 @@ def _detail(record: dict[str, Any], rule_names: bool = True) -> str:
         tainted = ", tainted the session" if record.get("tainted") else ""
         digest = str(record.get("result_sha256", ""))[:16]
         return f"{record.get('result_bytes')} bytes, sha256 {digest}…{tainted}"
+    if kind == "upstream_error":
+        return f"server {record.get('server')}: {record.get('error')}"
     return ""
 
 
