@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     options = parser.parse_args(argv)
     scale = 10 if options.quick else 1
-    console = Console(highlight=False)
+    # Wide enough for the table when the output is not a terminal (make, CI, a pipe).
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     started = time.perf_counter()
     machine = machine_info()
     console.print(
@@ -156,15 +157,18 @@ def generated_cases(folder: Path, n: int) -> tuple[list[Row], list[Row]]:
     loads: list[Row] = []
     for rules, tools in ((1_000, 100), (10_000, 1_000)):
         paths = generated.write_policy(folder / f"policy-{rules}", rules, tools)
-        registry, schema_s = timed(lambda t=tools: SchemaRegistry.from_dict(generated.schemas(t)))
+        registry, schema_s, _ = timed(
+            lambda t=tools: SchemaRegistry.from_dict(generated.schemas(t))
+        )
         assert isinstance(registry, SchemaRegistry)
-        policy, rules_s = timed(lambda p=paths, r=registry: load_policy(p, r))
+        policy, rules_s, rules_cpu = timed(lambda p=paths, r=registry: load_policy(p, r))
         loads.append(
             {
                 "key": f"case3.load_{rules}",
                 "what": f"{rules:,} rules over {tools:,} tools",
                 "schemas_s": round(schema_s, 3),
                 "rules_s": round(rules_s, 3),
+                "rules_cpu_s": round(rules_cpu, 3),
             }
         )
         firewall = Firewall(schemas=registry, rules=policy)  # type: ignore[arg-type]
@@ -280,6 +284,7 @@ def check_targets(rows: list[Row], loads: list[Row]) -> list[Row]:
         ),
         ("case 4 max/min over 10..10,000 <= 1.5", max(sessions) / min(sessions), 1.5),
         ("10,000 rules load+check+compile < 3 s", load["rules_s"], 3.0),
+        ("  the same in CPU seconds (without waiting for a core)", load["rules_cpu_s"], 3.0),
     ]
     return [
         {"target": name, "value": round(value, 3), "limit": limit, "met": value <= limit}
@@ -309,10 +314,12 @@ def print_tables(
         )
     console.print(table)
     load_table = Table(title="Policy load (case 3)", title_justify="left")
-    for name in ("policy", "schemas (s)", "rules: load+check+compile (s)"):
+    for name in ("policy", "schemas (s)", "rules: load+check+compile (s)", "the same, CPU s"):
         load_table.add_column(name)
     for x in loads:
-        load_table.add_row(x["what"], f"{x['schemas_s']:.3f}", f"{x['rules_s']:.3f}")
+        load_table.add_row(
+            x["what"], f"{x['schemas_s']:.3f}", f"{x['rules_s']:.3f}", f"{x['rules_cpu_s']:.3f}"
+        )
     console.print(load_table)
     target_table = Table(title="Targets (issue 8)", title_justify="left")
     for name in ("target", "measured", "met"):
