@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import generated, peers
-from benchmarks.timing import Stats, measure, timed
+from benchmarks.timing import Case, Stats, measure_interleaved, timed
 from toolwall import Action, Caller, Firewall, SchemaRegistry, ToolCall
 from toolwall.audit import AuditLog
 from toolwall.devkeys import generate_private_key, mint_token
@@ -72,15 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     loads: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="toolwall-bench-") as tmp:
         folder = Path(tmp)
-        step(console, "1: demo policy")
-        rows += demo_cases(folder, 20_000 // scale)
-        step(console, "2: JWT")
-        rows += jwt_cases(20_000 // scale, 1_000 // scale)
-        step(console, "3: generated policies")
-        generated_rows, loads = generated_cases(folder, 20_000 // scale)
-        rows += generated_rows
-        step(console, "4: session growth")
-        rows += session_cases(10_000 // scale)
+        step(console, "1-4: building the firewalls, loading the generated policies")
+        cases = demo_cases(folder, 20_000 // scale)
+        cases += jwt_cases(20_000 // scale, 1_000 // scale)
+        generated_cases_, loads = generated_cases(folder, 20_000 // scale)
+        cases += generated_cases_
+        cases += session_cases(20_000 // scale)
+        step(console, "1-4: timing, interleaved in rounds")
+        measured = measure_interleaved(cases, rounds=5)
+        rows += [row(c.case, c.what, c.key, measured[c.key]) for c in cases]
         step(console, "5: peers")
         rows += peer_cases(20_000 // scale, 300 // scale, 3 if scale == 1 else 1, 5_000 // scale)
     add_ratios(rows)
@@ -101,59 +101,62 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def step(console: Console, what: str) -> None:
-    console.print(f"  case {what} ...")
+    console.print(f"  cases {what} ...")
 
 
 # -- the cases ----------------------------------------------------------------------------------
 
 
-def demo_cases(folder: Path, n: int) -> list[Row]:
+def demo_cases(folder: Path, n: int) -> list[Case]:
     plain = Firewall.from_config(DEMO)
     audited = Firewall.from_config(DEMO, audit=AuditLog(folder / "audit.jsonl"))
     expect(plain.decide(EMAIL, caller=ALICE), Action.ALLOW)
     expect(audited.decide(EMAIL, caller=ALICE), Action.ALLOW)
     return [
-        row(
+        Case(
             "1",
             "demo policy, allowed email.send, caller given, audit off",
             "case1.audit_off",
-            measure(lambda: plain.decide(EMAIL, caller=ALICE), n),
+            lambda: plain.decide(EMAIL, caller=ALICE),
+            n,
         ),
-        row(
+        Case(
             "1",
             "demo policy, allowed email.send, caller given, audit file on",
             "case1.audit_on",
-            measure(lambda: audited.decide(EMAIL, caller=ALICE), n),
+            lambda: audited.decide(EMAIL, caller=ALICE),
+            n,
         ),
     ]
 
 
-def jwt_cases(n_cached: int, n_first: int) -> list[Row]:
+def jwt_cases(n_cached: int, n_first: int) -> list[Case]:
     key = generate_private_key("ed25519")
     verifier = JWTVerifier.from_public_key(key, audience="toolwall")
     firewall = Firewall.from_config(DEMO, identity=verifier)
     token = mint_token(key, sub="alice", tools=["email.*"], ttl_s=3600, audience="toolwall")
     expect(firewall.decide(EMAIL, token=token), Action.ALLOW)
     return [
-        row(
+        Case(
             "2",
             "demo policy, Ed25519 JWT, first call (verified)",
             "case2.jwt_first",
-            measure(
-                lambda: firewall.decide(EMAIL, token=token), n_first, setup=verifier.clear_cache
-            ),
+            lambda: firewall.decide(EMAIL, token=token),
+            n_first,
+            setup=verifier.clear_cache,
         ),
-        row(
+        Case(
             "2",
             "demo policy, Ed25519 JWT, cached",
             "case2.jwt_cached",
-            measure(lambda: firewall.decide(EMAIL, token=token), n_cached),
+            lambda: firewall.decide(EMAIL, token=token),
+            n_cached,
         ),
     ]
 
 
-def generated_cases(folder: Path, n: int) -> tuple[list[Row], list[Row]]:
-    rows: list[Row] = []
+def generated_cases(folder: Path, n: int) -> tuple[list[Case], list[Row]]:
+    cases: list[Case] = []
     loads: list[Row] = []
     for rules, tools in ((1_000, 100), (10_000, 1_000)):
         paths = generated.write_policy(folder / f"policy-{rules}", rules, tools)
@@ -177,18 +180,19 @@ def generated_cases(folder: Path, n: int) -> tuple[list[Row], list[Row]]:
         caller = Caller(sub="svc", tools=("svc*",), groups=("staff",), authenticated=True)
         expect(firewall.decide(call, caller=caller), Action.ALLOW)
         on_tool = len(firewall.rules.rules_for(tool))
-        rows.append(
-            row(
+        cases.append(
+            Case(
                 "3",
                 f"{rules:,} rules / {tools:,} tools, {on_tool} rules on the tool",
                 f"case3.rules_{rules}",
-                measure(lambda f=firewall, c=call, w=caller: f.decide(c, caller=w), n),
+                lambda f=firewall, c=call, w=caller: f.decide(c, caller=w),
+                n,
             )
         )
-    return rows, loads
+    return cases, loads
 
 
-def session_cases(n: int) -> list[Row]:
+def session_cases(n: int) -> list[Case]:
     schemas = SchemaRegistry.load(ROOT / "schemas")
     firewall = Firewall(schemas=schemas, rules=compile_text(SESSION_RULES, schemas))
     caller = Caller(sub="alice", tools=("*",), authenticated=True)
@@ -196,7 +200,7 @@ def session_cases(n: int) -> list[Row]:
         tool="bank.transfer",
         args={"to_iban": "DE44500105175407324931", "amount": 120.5, "currency": "EUR"},
     )
-    rows = []
+    cases = []
     for size in (10, 100, 1_000, 10_000):
         session = f"session-{size}"
         for i in range(size):
@@ -209,15 +213,17 @@ def session_cases(n: int) -> list[Row]:
         )
         # Escalated calls are not counted, so the session keeps its size while measured.
         expect(firewall.decide(transfer, caller=caller, session=session), Action.ESCALATE)
-        rows.append(
-            row(
+        assert firewall.session(session).calls == size
+        cases.append(
+            Case(
                 "4",
                 f"session.tainted + count(), {size:,} earlier calls",
                 f"case4.session_{size}",
-                measure(lambda s=session: firewall.decide(transfer, caller=caller, session=s), n),
+                lambda s=session: firewall.decide(transfer, caller=caller, session=s),
+                n,
             )
         )
-    return rows
+    return cases
 
 
 def peer_cases(n_validator: int, n_invariant: int, n_flow: int, n_cedar: int) -> list[Row]:

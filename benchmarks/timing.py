@@ -27,6 +27,52 @@ class Stats:
         }
 
 
+@dataclass
+class Case:
+    """One timed operation of the table: `fn` is called `n` times in all."""
+
+    case: str
+    what: str
+    key: str
+    fn: Callable[[], object]
+    n: int
+    setup: Callable[[], object] | None = None
+
+
+def measure_interleaved(cases: list[Case], rounds: int = 5) -> dict[str, Stats]:
+    """Time `cases` in `rounds` rounds, each round a slice of every case in turn.
+
+    The machine's load drifts (other processes come and go), so timing the cases one after
+    the other would compare them under different loads; interleaving spreads the drift over all.
+    """
+    for case in cases:
+        for _ in range(min(1_000, case.n // 10)):
+            if case.setup is not None:
+                case.setup()
+            case.fn()
+    samples: dict[str, list[int]] = {case.key: [] for case in cases}
+    for _ in range(rounds):
+        for case in cases:
+            samples[case.key] += sample(case.fn, max(1, case.n // rounds), case.setup)
+    return {key: stats(values) for key, values in samples.items()}
+
+
+def sample(
+    fn: Callable[[], object], n: int, setup: Callable[[], object] | None = None
+) -> list[int]:
+    """Nanoseconds of `n` calls of `fn`, each timed on its own (`setup` runs untimed before)."""
+    gc.collect()
+    clock = time.perf_counter_ns
+    samples = [0] * n
+    for i in range(n):
+        if setup is not None:
+            setup()
+        start = clock()
+        fn()
+        samples[i] = clock() - start
+    return samples
+
+
 def measure(
     fn: Callable[[], object],
     n: int,
@@ -43,16 +89,7 @@ def measure(
         if setup is not None:
             setup()
         fn()
-    gc.collect()
-    clock = time.perf_counter_ns
-    samples = [0] * n
-    for i in range(n):
-        if setup is not None:
-            setup()
-        start = clock()
-        fn()
-        samples[i] = clock() - start
-    return stats(samples)
+    return stats(sample(fn, n, setup))
 
 
 def stats(samples_ns: list[int]) -> Stats:

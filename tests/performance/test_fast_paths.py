@@ -385,3 +385,31 @@ def test_new_decision_equals_model_construct() -> None:
     assert fast.to_dict() == slow.to_dict()
     assert fast.model_copy(update={"action": Action.ALLOW}).action is Action.ALLOW
     assert fast.model_dump() == slow.model_dump()
+
+
+# -- plain-text regexes -------------------------------------------------------------------------
+
+_Q_SCHEMA = SchemaRegistry.from_dict(
+    {"t": {"type": "object", "properties": {"q": {"type": "string"}}}}
+)
+_PLAIN = "abcAB01 _-:,;@=%'!&<>~`"
+
+
+@SETTINGS
+@given(
+    anchored=st.booleans(),
+    pattern=st.text(alphabet=_PLAIN, min_size=1, max_size=4),
+    subject=st.text(alphabet=_PLAIN + "é\n", max_size=8) | st.text(max_size=6),
+)
+def test_plain_text_regexes_match_as_re2_does(anchored: bool, pattern: str, subject: str) -> None:
+    import re2
+
+    from toolwall import Caller, Firewall, ToolCall
+    from toolwall.dsl import compile_text
+
+    source = ("^" if anchored else "") + pattern
+    policy = compile_text(f"rule r: on t when args.q matches /{source}/ block", _Q_SCHEMA)
+    wall = Firewall(schemas=_Q_SCHEMA, rules=policy)
+    decision = wall.decide(ToolCall(tool="t", args={"q": subject}), caller=Caller(tools=("t",)))
+    expected = re2.search(source, subject) is not None
+    assert (decision.action is Action.BLOCK) is expected

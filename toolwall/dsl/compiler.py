@@ -460,7 +460,20 @@ def _compile_compare(node: ast.Compare, scope: Scope) -> Fn:
                     raise RuleEvalError(f"`matches`: {exc}") from None
             raise RuleEvalError(f"`matches` needs a string on the left, not {an(value)}")
 
-        return matches
+        literal = _literal_regex(regex)
+        if literal is None:
+            return matches
+        anchored, text = literal
+
+        def matches_literal(env: Env) -> bool:
+            # A regex that is plain text (optionally anchored with `^`) is a substring or prefix
+            # test; RE2 gives the same answer on any ASCII string. Anything else goes to RE2.
+            value = left(env)
+            if isinstance(value, str) and value.isascii():
+                return value.startswith(text) if anchored else text in value
+            return matches(env)
+
+        return matches_literal
     if isinstance(node.right, ast.Literal):
         fast = _compare_constant(node.op, left, node.right.value)
         if fast is not None:
@@ -468,6 +481,24 @@ def _compile_compare(node: ast.Compare, scope: Scope) -> Fn:
     right = compile_expr(node.right, scope)
     op = _COMPARE[node.op]
     return lambda env: op(left(env), right(env))
+
+
+# Characters that are literal in an RE2 pattern wherever they appear (no flags).
+_PLAIN_REGEX_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-/:,;@=%'\"!&<>~`#"
+)
+
+
+def _literal_regex(regex: Any) -> tuple[bool, str] | None:
+    """(anchored, text) when `regex` is plain ASCII text, optionally after a leading `^`."""
+    if not isinstance(regex, _builtins.Regex) or regex.flags:
+        return None
+    source = regex.source
+    anchored = source.startswith("^")
+    text = source[1:] if anchored else source
+    if all(c in _PLAIN_REGEX_CHARS for c in text):
+        return anchored, text
+    return None
 
 
 _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
