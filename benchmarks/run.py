@@ -309,7 +309,7 @@ def print_tables(
             table.add_row(r["case"], r["what"], "-", "-", "-", f"not installed ({r['missing']})")
             continue
         s: Stats = r["stats"]
-        ratio = f"{r['ratio']:.3f}x" if "ratio" in r else ""
+        ratio = f"{r['ratio']:.3g}x" if "ratio" in r else ""
         table.add_row(
             r["case"],
             r["what"],
@@ -348,7 +348,7 @@ def serialisable(r: Row) -> dict[str, Any]:
     if "stats" in r:
         out.update(r["stats"].to_dict())
     if "ratio" in out:
-        out["ratio"] = round(out["ratio"], 4)
+        out["ratio"] = float(f"{out['ratio']:.4g}")
     return out
 
 
