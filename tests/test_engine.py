@@ -206,7 +206,7 @@ def _raise(*args: Any, **kwargs: Any) -> Any:
     "target",
     [
         "toolwall.engine.check_tool_name",
-        "toolwall.engine.check_arguments",
+        "toolwall.engine.checked_arguments",
         "toolwall.engine.Firewall._identify",
         "toolwall.engine.covered",
         "toolwall.schemas.ToolSchema.violation",

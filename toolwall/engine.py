@@ -33,7 +33,7 @@ from toolwall.model import (
     TraceEntry,
     new_decision,
 )
-from toolwall.normalize import InputRejected, check_arguments, check_tool_name, parse_arguments
+from toolwall.normalize import InputRejected, check_tool_name, checked_arguments, parse_arguments
 from toolwall.patterns import covered
 from toolwall.policy import NoRules, RuleEngine
 from toolwall.schemas import SchemaRegistry
@@ -142,7 +142,7 @@ class Firewall:
             tool, raw_args, call_id = _unpack(call)
             try:
                 tool = check_tool_name(tool)
-                args = self._normalize(raw_args)
+                args, plain = self._normalize(raw_args)
             except InputRejected as exc:
                 raise _Stop(
                     Reason(ReasonKind.STRICT_INPUT, exc.message, location=exc.path), "normalize"
@@ -165,7 +165,7 @@ class Firewall:
                 raise _Stop(not_granted, "authorize")
             trace.append(_AUTHORIZE_OK)
 
-            self._validate(tool, args, "validate", trace, plain=True)
+            self._validate(tool, args, "validate", trace, plain=plain)
 
             state = self.sessions.get(session_id)
             verdict = self.rules.evaluate(tool, args, who, state)
@@ -238,10 +238,12 @@ class Firewall:
         """`decide` for async code: deciding is CPU-bound and short, so it runs inline."""
         return self.decide(call, caller=caller, token=token, session=session)
 
-    def _normalize(self, raw_args: Any) -> dict[str, Any]:
+    def _normalize(self, raw_args: Any) -> tuple[dict[str, Any], bool]:
+        """The checked arguments, and whether they hold exact JSON types only (parsed text
+        always does) so that schema validation may take its compiled fast path."""
         if isinstance(raw_args, str | bytes):
-            return parse_arguments(raw_args, self.limits)
-        return check_arguments(raw_args, self.limits)
+            return parse_arguments(raw_args, self.limits), True
+        return checked_arguments(raw_args, self.limits)
 
     def _identify(self, caller: Caller | None, token: str | None) -> tuple[Caller, Reason | None]:
         if caller is not None and token is not None:

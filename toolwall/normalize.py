@@ -91,17 +91,28 @@ def check_arguments(args: Any, limits: Limits, *, measure_size: bool = True) -> 
     For arguments that arrived decoded, `measure_size` estimates their compact JSON size (string
     lengths plus punctuation, escapes not counted) and holds it to `max_arg_bytes`.
     """
+    checked, _ = checked_arguments(args, limits, measure_size=measure_size)
+    return checked
+
+
+def checked_arguments(
+    args: Any, limits: Limits, *, measure_size: bool = True
+) -> tuple[dict[str, Any], bool]:
+    """`check_arguments`, and whether the arguments are made of exactly the types JSON decodes
+    to (no subclasses), which lets the schema stage take its compiled fast path."""
     if not isinstance(args, dict):
         raise InputRejected(f"arguments must be a JSON object, not {_json_type(args)}")
+    plain = True
     try:
         size = _quick_walk(args, 1, limits.max_depth, limits.max_string_length)
     except _Slow:
         # Something to report, or a type the quick walk does not know: the full walk finds the
         # problem and its JSON path (or accepts, with the same size).
+        plain = False
         size = _walk(args, "$", 1, limits)
     if measure_size and size > limits.max_arg_bytes:
         raise _too_big(size, limits)
-    return args
+    return args, plain
 
 
 class _Slow(Exception):

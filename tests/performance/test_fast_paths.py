@@ -413,3 +413,41 @@ def test_plain_text_regexes_match_as_re2_does(anchored: bool, pattern: str, subj
     decision = wall.decide(ToolCall(tool="t", args={"q": subject}), caller=Caller(tools=("t",)))
     expected = re2.search(source, subject) is not None
     assert (decision.action is Action.BLOCK) is expected
+
+
+def test_only_exact_json_types_are_plain() -> None:
+    from collections import OrderedDict
+    from enum import IntEnum
+
+    from toolwall.normalize import checked_arguments
+
+    class Level(IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    limits = Limits()
+    assert checked_arguments({"a": [1, "x", None, True, 1.5, {"b": []}]}, limits)[1] is True
+    for odd in ({"a": Level.HIGH}, {"a": Name("x")}, OrderedDict(a=1), {"a": [OrderedDict()]}):
+        args, plain = checked_arguments(odd, limits)
+        assert args is odd
+        assert plain is False
+
+
+def test_a_decision_on_subclassed_values_is_jsonschemas() -> None:
+    from enum import IntEnum
+
+    from toolwall import Caller, Firewall, ToolCall
+
+    class Limit(IntEnum):
+        BIG = 500
+
+    wall = Firewall(schemas=DEMO)
+    caller = Caller(tools=("db.query",))
+    schema = DEMO.get("db.query")
+    assert schema is not None
+    for limit in (Limit.BIG, 500):
+        args = {"sql": "select 1", "limit": limit}
+        decision = wall.decide(ToolCall(tool="db.query", args=args), caller=caller)
+        assert decision.allowed is reference(schema).is_valid(args)
