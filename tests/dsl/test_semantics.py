@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dsl.conftest import firewall
+from tests.dsl.conftest import firewall_for
 from toolwall import Action, Caller, ReasonKind, ToolCall
 from toolwall.dsl import compile_sources, compile_text, load_policy
 from toolwall.model import RuleVerdict
@@ -19,7 +19,7 @@ def query(limit: int = 50, **more: object) -> ToolCall:
 
 
 def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule cap: on db.query when args.limit > 100 rewrite args.limit = 100 because "capped"
@@ -45,7 +45,7 @@ def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Call
 
 def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: Caller) -> None:
     # `exact` would fire on the rewritten value 100, but conditions never see rewrites.
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule cap: on db.query when args.limit > 100 rewrite args.limit = 100",
         'rule exact: on db.query when args.limit == 100 block because "exactly 100"',
@@ -58,7 +58,7 @@ def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: C
 def test_rewrite_values_are_computed_on_the_original_arguments(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule half: on db.query when args.limit > 100 rewrite args.limit = args.limit / 2 * 0 + 7",
         "rule dbg: on db.query when args.limit > 100 rewrite args.debug = args.limit > 1000",
@@ -76,12 +76,12 @@ def test_rewrites_apply_in_file_and_line_order(schemas: SchemaRegistry, alice: C
         fw = Firewall(schemas=schemas, rules=compile_sources(order, schemas))
         assert fw.decide(query(500), caller=alice).args["limit"] == 50  # type: ignore[index]
     same_file = f"{second}\n{first}"
-    fw = firewall(schemas, same_file)
+    fw = firewall_for(schemas, same_file)
     assert fw.decide(query(500), caller=alice).args["limit"] == 100  # type: ignore[index]
 
 
 def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule grow: on db.query when args.limit > 10 rewrite args.limit = args.limit * 1000",
     )
@@ -92,7 +92,7 @@ def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, ali
 
 
 def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule lvl_block: on db.query when caller.claims.level > 3 block
@@ -124,14 +124,14 @@ def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
 def test_has_is_the_only_safe_way_to_touch_a_missing_field(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
+    fw = firewall_for(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=False), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=True), caller=alice).action is Action.BLOCK
 
 
 def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
+    fw = firewall_for(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
     # `unless` would fail (no debug) but `when` is false: the rule does not fire.
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(500, debug=True), caller=alice).action is Action.ALLOW
@@ -140,7 +140,7 @@ def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice
 
 
 def test_because_interpolation(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule r: on db.query when args.limit > 100 block "
         'because "{caller.sub} asked for {args.limit} rows ({{max}} 100) in {tool}: {[1, true]}"',
@@ -151,7 +151,7 @@ def test_because_interpolation(schemas: SchemaRegistry) -> None:
 
 
 def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule burst: on email.send when count("email.*") >= 2 block because "burst"
@@ -172,7 +172,7 @@ def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) 
 
 
 def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "taint web.*, email.read\nrule pay: on bank.transfer when session.tainted block",
     )
@@ -186,7 +186,7 @@ def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_trace_lists_every_rule_considered(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule big: on db.query when args.limit > 100 block
@@ -243,7 +243,7 @@ def test_a_large_policy_costs_only_the_rules_of_the_called_tool(schemas: SchemaR
 
 
 def test_quantifiers_and_operators(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         let company = ["acme.test"]
