@@ -357,3 +357,11 @@ def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
     assert original == {"src": [1, {"k": [2]}]}
     assert verdict.args is not None
     assert verdict.args["copy"][1] is not original["src"][1]
+
+
+def test_rule_files_with_a_byte_order_mark_and_crlf_load(
+    tmp_path: Path, schemas: SchemaRegistry
+) -> None:
+    file = tmp_path / "win.tw"
+    file.write_bytes(b"\xef\xbb\xbfrule r:\r\n    on db.query\r\n    block # done\r\n")
+    assert load_policy([file], schemas).rules_for("db.query") == ["r"]

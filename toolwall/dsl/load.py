@@ -35,7 +35,8 @@ def read_sources(paths: Iterable[Path]) -> list[tuple[str, str]]:
     sources = []
     for file in rule_files(paths):
         try:
-            text = file.read_text(encoding="utf-8")
+            # utf-8-sig: an editor's byte-order mark is not part of the policy.
+            text = file.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise PolicyError(f"{file}: not UTF-8 text") from None
         except OSError as exc:
