@@ -47,12 +47,17 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         Text.assemble(
             (f"check {verdict}: ", style),
-            f"{len(sources)} files, {rules} rules, {len(schemas)} tools; "
+            f"{_count(len(sources), 'file')}, {_count(rules, 'rule')}, "
+            f"{_count(len(schemas), 'tool')}; "
             f"{summary(diagnostics, len(config_warnings))}",
         ),
         soft_wrap=True,
     )
     return EXIT_FINDING if errors else EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _config_warnings(config: Config) -> list[str]:
