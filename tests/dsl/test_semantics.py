@@ -365,3 +365,22 @@ def test_rule_files_with_a_byte_order_mark_and_crlf_load(
     file = tmp_path / "win.tw"
     file.write_bytes(b"\xef\xbb\xbfrule r:\r\n    on db.query\r\n    block # done\r\n")
     assert load_policy([file], schemas).rules_for("db.query") == ["r"]
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it(schemas: SchemaRegistry) -> None:
+    import gc
+
+    collections: list[str] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    assert gc.isenabled()
+    gc.callbacks.append(record)
+    try:
+        # Thousands of allocations: with the collector on, it would run several times.
+        compile_text("let x = [" + "1, " * 5000 + "1]\nrule r: on db.query block", schemas)
+    finally:
+        gc.callbacks.remove(record)
+    assert collections == []
+    assert gc.isenabled()
