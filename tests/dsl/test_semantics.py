@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.dsl.conftest import firewall_for
-from toolwall import Action, Caller, ReasonKind, ToolCall
+from toolwall import Action, Caller, Firewall, ReasonKind, ToolCall
 from toolwall.dsl import compile_sources, compile_text, load_policy
 from toolwall.model import RuleVerdict
+from toolwall.policy import RuleEngine
 from toolwall.schemas import SchemaRegistry
 from toolwall.session import SessionState
 
@@ -71,8 +72,6 @@ def test_rewrites_apply_in_file_and_line_order(schemas: SchemaRegistry, alice: C
     first = "rule cap_a: on db.query when args.limit > 100 rewrite args.limit = 100"
     second = "rule cap_b: on db.query when args.limit > 100 rewrite args.limit = 50"
     for order in ([("a.tw", first), ("b.tw", second)], [("b.tw", second), ("a.tw", first)]):
-        from toolwall import Firewall
-
         fw = Firewall(schemas=schemas, rules=compile_sources(order, schemas))
         assert fw.decide(query(500), caller=alice).args["limit"] == 50  # type: ignore[index]
     same_file = f"{second}\n{first}"
@@ -221,6 +220,7 @@ def test_rules_are_indexed_by_tool(schemas: SchemaRegistry) -> None:
         """,
         schemas,
     )
+    assert isinstance(policy, RuleEngine)
     assert policy.rules_for("db.query") == ["a", "b", "d"]
     assert policy.rules_for("fs.read") == ["c", "d"]
     assert policy.rules_for("email.send") == []
@@ -384,3 +384,27 @@ def test_loading_pauses_the_garbage_collector_and_restores_it(schemas: SchemaReg
         gc.callbacks.remove(record)
     assert collections == []
     assert gc.isenabled()
+
+
+def test_rewrite_order_across_files_on_disk(
+    tmp_path: Path, schemas: SchemaRegistry, alice: Caller
+) -> None:
+    (tmp_path / "b_later.tw").write_text(
+        "rule to_50: on db.query when args.limit > 100 rewrite args.limit = 50\n", "utf-8"
+    )
+    (tmp_path / "a_first.tw").write_text(
+        "rule to_100: on db.query when args.limit > 100 rewrite args.limit = 100\n"
+        "rule no_debug: on db.query when has(args.debug) rewrite drop args.debug\n",
+        "utf-8",
+    )
+    for paths in ([tmp_path], [tmp_path / "b_later.tw", tmp_path / "a_first.tw"]):
+        fw = Firewall(schemas=schemas, rules=load_policy(paths, schemas))
+        d = fw.decide(query(500, debug=True), caller=alice)
+        assert d.action is Action.REWRITE
+        assert d.args == {"sql": "select 1", "limit": 50}
+        assert d.rules == ["to_100", "no_debug", "to_50"]
+        assert [r.location for r in d.reasons] == [
+            f"{tmp_path / 'a_first.tw'}:1:1",
+            f"{tmp_path / 'a_first.tw'}:2:1",
+            f"{tmp_path / 'b_later.tw'}:1:1",
+        ]
