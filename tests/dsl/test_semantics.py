@@ -408,3 +408,13 @@ def test_rewrite_order_across_files_on_disk(
             f"{tmp_path / 'a_first.tw'}:2:1",
             f"{tmp_path / 'b_later.tw'}:1:1",
         ]
+
+
+def test_because_expressions_may_contain_braces_in_strings() -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        'rule r: on t.run when true block because "got {args[\\"a}b\\"]} and {{literal}}"',
+        open_schema,
+    )
+    verdict = policy.evaluate("t.run", {"a}b": "value"}, Caller(), SessionState())
+    assert verdict.reasons[0].message == "got value and {literal}"

@@ -212,7 +212,7 @@ class _Builder:
                 buf.append("}")
                 i += 2
             elif ch == "{":
-                end = raw.find("}", i + 1)
+                end = _closing_brace(raw, i + 1)
                 if end < 0:
                     raise _BuildError(
                         self._loc(line, base_col + i, line, base_col + i + 1),
@@ -388,6 +388,24 @@ class _Builder:
     def _x_list(self, t: Tree[Any]) -> ast.Expr:
         items = tuple(self.expr(c) for c in t.children if isinstance(c, Tree))
         return ast.ListExpr(items, self.loc(t))
+
+
+def _closing_brace(raw: str, start: int) -> int:
+    """Where the `{expr}` opened before `start` ends: the first `}` outside a string literal
+    (inside the because string, the expression's quotes are escaped: `{args[\"a}b\"]}`)."""
+    in_string = False
+    j = start
+    while j < len(raw):
+        if raw.startswith('\\"', j):
+            in_string = not in_string
+            j += 2
+        elif raw[j] == "\\":
+            j += 2
+        elif raw[j] == "}" and not in_string:
+            return j
+        else:
+            j += 1
+    return -1
 
 
 def _edge(node: Tree[Any] | Token, side: int) -> Token | None:
