@@ -29,6 +29,8 @@ EXIT_USAGE = 2
 COMMANDS = [
     "toolwall.commands.eval",
     "toolwall.commands.demo",
+    "toolwall.commands.test",
+    "toolwall.commands.fuzz",
 ]
 
 console = Console(highlight=False)
