@@ -46,10 +46,27 @@ class ClaimNames(_Section):
     scope: str = "scope"
 
 
-class IdentityConfig(_Section):
-    """How callers prove who they are: a JWT whose audience is toolwall."""
+# The JWS algorithms toolwall accepts in `[identity] algorithms` ("none" never is).
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {
+        "RS256", "RS384", "RS512",
+        "PS256", "PS384", "PS512",
+        "ES256", "ES256K", "ES384", "ES512",
+        "EdDSA",
+    }
+)  # fmt: skip
+JWS_ALGORITHMS = HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS
 
-    audience: str
+
+class IdentityConfig(_Section):
+    """How callers prove who they are: a JWT whose audience is toolwall.
+
+    Exactly one key source. HMAC algorithms (HS*) go only with `hs256_secret_env`, and that
+    secret only with HS*: a public key must never be usable as an HMAC secret.
+    """
+
+    audience: str = Field(min_length=1)
     issuer: str | None = None
     algorithms: list[str]
     public_key_file: Path | None = None
@@ -60,6 +77,9 @@ class IdentityConfig(_Section):
     max_token_bytes: int = Field(default=8192, gt=0)
     jwks_timeout_s: float = Field(default=5.0, gt=0)
     jwks_cache_s: int = Field(default=300, ge=0)
+    # After an unknown `kid` forced a refetch of jwks_url, the next forced refetch waits this
+    # long, so tokens with made-up key ids cannot make toolwall hammer the identity provider.
+    jwks_refresh_cooldown_s: float = Field(default=30.0, ge=0)
     cache_size: int = Field(default=1024, ge=0)
     claims: ClaimNames = ClaimNames()
 
@@ -70,6 +90,12 @@ class IdentityConfig(_Section):
             raise ValueError("list at least one algorithm")
         if any(a.lower() == "none" for a in value):
             raise ValueError('"none" is never accepted')
+        unknown = [a for a in value if a not in JWS_ALGORITHMS]
+        if unknown:
+            raise ValueError(
+                f"unknown algorithm {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(JWS_ALGORITHMS))})"
+            )
         return value
 
     @model_validator(mode="after")
@@ -85,7 +111,34 @@ class IdentityConfig(_Section):
                 "set exactly one key source of public_key_file, jwks_file, jwks_url, "
                 f"hs256_secret_env (found: {found})"
             )
+        hmac = [a for a in self.algorithms if a in HMAC_ALGORITHMS]
+        if self.hs256_secret_env is None and hmac:
+            raise ValueError(
+                f"{', '.join(hmac)} needs hs256_secret_env: an HMAC algorithm with the public key "
+                f"source {sources[0]} would let anyone who has the public key sign tokens"
+            )
+        if self.hs256_secret_env is not None and len(hmac) != len(self.algorithms):
+            other = [a for a in self.algorithms if a not in HMAC_ALGORITHMS]
+            raise ValueError(
+                f"hs256_secret_env is an HMAC secret; it cannot verify {', '.join(other)}"
+            )
+        if self.jwks_url is not None:
+            _check_jwks_url(self.jwks_url)
         return self
+
+
+def _check_jwks_url(url: str) -> None:
+    """https only, except plain http to this machine (a local identity provider, tests)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost"):
+        return
+    raise ValueError(
+        f"jwks_url must be an https:// URL (plain http only to 127.0.0.1/localhost): {url!r}"
+    )
 
 
 class AuditConfig(_Section):

@@ -13,9 +13,14 @@ def build_parts(config: Config) -> dict[str, Any]:
 
     schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
     rules = load_policy([config.resolve(p) for p in config.policy.rule_paths], schemas)
-    return {
+    parts: dict[str, Any] = {
         "schemas": schemas,
         "rules": rules,
         "limits": config.limits,
         "unknown_tool": config.policy.unknown_tool,
     }
+    if config.identity is not None:
+        from toolwall.identity import JWTVerifier
+
+        parts["identity"] = JWTVerifier.from_config(config.identity, config.base_dir)
+    return parts
