@@ -42,7 +42,20 @@ _EXPORTS = {
     "policy_firewall": "toolwall.testing.runner",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CaseResult",
+    "Expectation",
+    "HistoryStep",
+    "Mismatch",
+    "PolicyTestCase",
+    "PolicyTestError",
+    "PolicyTestFile",
+    "PolicyTestRunner",
+    "TokenSpec",
+    "discover",
+    "load_test_file",
+    "policy_firewall",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -103,9 +103,7 @@ class PolicyTestRunner:
             self.firewall.sessions.forget(session)
         return result
 
-    def _identity(
-        self, case: PolicyTestCase, key: Path | None
-    ) -> tuple[Caller | None, str | None]:
+    def _identity(self, case: PolicyTestCase, key: Path | None) -> tuple[Caller | None, str | None]:
         if case.token is not None:
             return None, mint_test_token(self.firewall, case.token, key or self.key)
         return case.caller, None
@@ -115,9 +113,7 @@ def compare(expect: Expectation, decision: Decision) -> list[Mismatch]:
     """Every difference between the expectation and the decision (empty when it passes)."""
     found: list[Mismatch] = []
     if decision.action not in expect.actions:
-        found.append(
-            Mismatch("action", _alternatives(expect.actions), decision.action.value)
-        )
+        found.append(Mismatch("action", _alternatives(expect.actions), decision.action.value))
     if expect.args is not None and decision.args != expect.args:
         found.append(Mismatch("args", dict(expect.args), decision.args))
     if expect.rules is not None and sorted(set(decision.rules)) != sorted(set(expect.rules)):
