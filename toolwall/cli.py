@@ -28,6 +28,7 @@ EXIT_USAGE = 2
 
 COMMANDS = [
     "toolwall.commands.eval",
+    "toolwall.commands.check",
     "toolwall.commands.demo",
     "toolwall.commands.test",
     "toolwall.commands.fuzz",

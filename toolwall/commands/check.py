@@ -1,0 +1,62 @@
+"""`toolwall check`: load the policy and print every diagnostic, compiler-style.
+
+Exit 0 when the rules load (warnings alone are fine), 1 when they have errors, 2 when the
+configuration or the schemas cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.text import Text
+
+from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console
+from toolwall.config import Config
+from toolwall.dsl.diagnostics import Diagnostic, summary
+from toolwall.dsl.load import check_sources, read_sources
+from toolwall.schemas import SchemaRegistry
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("check", help="check the rule files against the tool schemas")
+    add_config_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = Config.load(args.config)
+    schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
+    sources = read_sources(config.resolve(p) for p in config.policy.rule_paths)
+    diagnostics, modules, _ = check_sources(sources, schemas)
+    for diagnostic in diagnostics:
+        console.print(render(diagnostic), soft_wrap=True)
+        console.print()
+    errors = sum(1 for d in diagnostics if d.is_error)
+    rules = sum(1 for m in modules for s in m.statements if type(s).__name__ == "Rule")
+    style = "bold red" if errors else "bold green"
+    verdict = "failed" if errors else "ok"
+    console.print(
+        Text.assemble(
+            (f"check {verdict}: ", style),
+            f"{len(sources)} files, {rules} rules, {len(schemas)} tools; {summary(diagnostics)}",
+        ),
+        soft_wrap=True,
+    )
+    return EXIT_FINDING if errors else EXIT_OK
+
+
+def render(diagnostic: Diagnostic) -> Text:
+    """The diagnostic as `Diagnostic.render()` prints it, with colour."""
+    style = "bold red" if diagnostic.is_error else "bold yellow"
+    head, *rest = diagnostic.render().split("\n")
+    text = Text.assemble(
+        (diagnostic.location, "bold"),
+        ": ",
+        (diagnostic.severity, style),
+        ": ",
+        head.split(f": {diagnostic.severity}: ", 1)[1],
+    )
+    for i, line in enumerate(rest):
+        text.append("\n")
+        text.append(line, style if i == len(rest) - 1 else "")
+    return text
