@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
     if not files:
-        err_console.print(f"[bold red]error:[/] no policy test files in {', '.join(map(str, paths))}")
+        err_console.print(
+            f"[bold red]error:[/] no policy test files in {', '.join(map(str, paths))}"
+        )
         return EXIT_USAGE
     firewalls: dict[Path, Firewall] = {}
     passed = failed = 0
@@ -77,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
                     console.print(f"  [green]✓[/] {escape(case.name)}")
                 continue
             failed += 1
-            console.print(
-                f"  [bold red]✗ {escape(case.name)}[/]  [dim]{escape(case.location)}[/]"
-            )
+            console.print(f"  [bold red]✗ {escape(case.name)}[/]  [dim]{escape(case.location)}[/]")
             console.print(Padding(failure_renderable(result), (0, 0, 1, 4)))
     summary = f"{passed} passed, {failed} failed"
     if failed:

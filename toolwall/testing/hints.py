@@ -53,6 +53,8 @@ class Hints:
     strings: tuple[str, ...] = ()
     numbers: tuple[float, ...] = ()
     regexes: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    """Top-level argument names the rules read (`args.path` -> "path"): where to aim."""
 
     def __bool__(self) -> bool:
         return bool(self.strings or self.numbers or self.regexes)
@@ -62,6 +64,7 @@ class Hints:
             strings=_unique((*self.strings, *other.strings)),
             numbers=_unique((*self.numbers, *other.numbers)),
             regexes=_unique((*self.regexes, *other.regexes)),
+            fields=_unique((*self.fields, *other.fields)),
         )
 
     @classmethod
@@ -211,6 +214,10 @@ def _statements(source: str) -> list[_Statement]:
             current.hints = current.hints | Hints(numbers=(float(text),))
         elif kind == "regex":
             current.hints = current.hints | Hints(regexes=(text,))
+        elif kind == "name" and text.startswith("args."):
+            field_name = text.split(".")[1]
+            if field_name:
+                current.hints = current.hints | Hints(fields=(field_name,))
         elif kind == "name":
             current.names.add(text)
     return statements

@@ -23,6 +23,7 @@ mentions, which generated strings and numbers are aimed at (see `toolwall.testin
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import re
@@ -194,6 +195,7 @@ def hint_variants(literal: str) -> list[str]:
     return [v for v in dict.fromkeys(variants) if v]
 
 
+@functools.lru_cache(maxsize=256)
 def _hinted_strings(hints: Hints) -> st.SearchStrategy[str] | None:
     options: list[st.SearchStrategy[str]] = []
     if hints.strings:
@@ -207,6 +209,7 @@ def _hinted_strings(hints: Hints) -> st.SearchStrategy[str] | None:
     return st.one_of(options) if options else None
 
 
+@functools.lru_cache(maxsize=256)
 def _hinted_numbers(hints: Hints) -> st.SearchStrategy[float] | None:
     if not hints.numbers:
         return None
@@ -224,23 +227,32 @@ def _python_regex(pattern: str) -> re.Pattern[str] | None:
 
 def tricky_strings(hints: HintsLike = None, base: str = "") -> st.SearchStrategy[str]:
     """Strings that break naive checks: traversal, URL and address tricks, confusables, bidi
-    and control characters, NUL, and variants of the policy's literals. `base` is mutated in
-    place where a trick applies to an existing value."""
+    and control characters, NUL, and variants of the policy's literals. Tricks that change a
+    value in place (an inserted control character, confusable letters, an appended traversal)
+    apply to `base`."""
     parsed = Hints.of(hints)
-    options: list[st.SearchStrategy[str]] = [
-        st.sampled_from(TRAVERSAL),
-        st.sampled_from(URL_TRICKS),
-        st.sampled_from(ADDRESS_TRICKS),
-        st.sampled_from(BIDI_AND_INVISIBLE + CONTROL).flatmap(
-            lambda ch: st.integers(0, len(base)).map(lambda at: base[:at] + ch + base[at:])
-        ),
-        st.just(_confusable(base)) if _confusable(base) != base else st.nothing(),
-        st.sampled_from(TRAVERSAL).map(lambda t: base.rstrip("/") + "/" + t),
-    ]
-    hinted = _hinted_strings(parsed)
-    if hinted is not None:
-        options.insert(0, hinted)
-    return st.one_of(options)
+    return st.sampled_from(_TRICK_KINDS).flatmap(lambda kind: _trick(kind, parsed, base))
+
+
+_TRICK_KINDS = ["hinted", "catalogue", "insert", "confusable", "append"]
+
+
+def _trick(kind: str, hints: Hints, base: str) -> st.SearchStrategy[str]:
+    hinted = _hinted_strings(hints)
+    if kind == "hinted" and hinted is not None:
+        return hinted
+    if kind == "insert":
+        return st.tuples(
+            st.sampled_from(BIDI_AND_INVISIBLE + CONTROL), st.integers(0, len(base))
+        ).map(lambda t: base[: t[1]] + t[0] + base[t[1] :])
+    if kind == "confusable" and _confusable(base) != base:
+        return st.just(_confusable(base))
+    if kind == "append":
+        return st.sampled_from(TRAVERSAL).map(lambda t: base.rstrip("/") + "/" + t)
+    return _CATALOGUE
+
+
+_CATALOGUE = st.sampled_from([*TRAVERSAL, *URL_TRICKS, *ADDRESS_TRICKS])
 
 
 def _confusable(text: str) -> str:
@@ -399,6 +411,9 @@ def arguments(schema: SchemaLike, *, hints: HintsLike = None) -> st.SearchStrate
             if (isinstance(value, str) and strings is not None)
             or (_is_number(value) and numbers is not None)
         ]
+        # Aim at the fields the rules read, when the arguments have any of them.
+        aimed_at = [leaf for leaf in leaves if leaf[0] and leaf[0][0] in parsed.fields]
+        leaves = aimed_at or leaves
         if not leaves:
             return args
         path, value = draw(st.sampled_from(leaves))
@@ -470,6 +485,10 @@ def _string_trick(
     strings = [(p, v) for p, v in _leaves(args) if isinstance(v, str)]
     if not strings:
         return _wrong_type(draw, args, schema, hints)
+    aimed_at = [leaf for leaf in strings if leaf[0] and leaf[0][0] in hints.fields]
+    aim: bool = draw(st.booleans())
+    if aimed_at and aim:
+        strings = aimed_at
     path, value = draw(st.sampled_from(strings))
     return _replace(args, path, draw(tricky_strings(hints, base=value)))
 
@@ -741,7 +760,9 @@ def session_histories(
             repeat=st.sampled_from(sorted(set(repeats))),
         )
 
-    step = st.sampled_from(names).flatmap(step_for)
+    # Built once per tool: building a schema's strategy costs far more than drawing from it.
+    steps = {name: step_for(name) for name in names}
+    step = st.sampled_from(names).flatmap(steps.__getitem__)
     return st.lists(step, max_size=max_steps)
 
 
