@@ -15,7 +15,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.syntax import Syntax
 
 from toolwall.cli import (
     EXIT_FINDING,
@@ -137,4 +136,5 @@ def _print_report(report: ToolReport) -> None:
         soft_wrap=True,
     )
     console.print("    shrunk counterexample, as a policy test case:")
-    console.print(Syntax(failure.yaml(), "yaml", theme="ansi_dark", background_color="default"))
+    # Plain and unwrapped, so it pastes into a test file as it is.
+    console.print(failure.yaml().rstrip("\n"), markup=False, highlight=False, soft_wrap=True)

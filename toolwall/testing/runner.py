@@ -119,7 +119,9 @@ def compare(expect: Expectation, decision: Decision) -> list[Mismatch]:
     if expect.rules is not None and sorted(set(decision.rules)) != sorted(set(expect.rules)):
         found.append(Mismatch("rules", sorted(expect.rules), sorted(decision.rules)))
     if expect.reason is not None and expect.reason not in decision.reason:
-        found.append(Mismatch("reason", f"contains {expect.reason!r}", decision.reason))
+        found.append(
+            Mismatch("reason", f"contains {expect.reason!r}", decision.reason or "(no reason)")
+        )
     return found
 
 
