@@ -205,7 +205,7 @@ class _Bad(Exception):
 def _case(raw: Any, index: int, file: Path) -> PolicyTestCase:
     line = _line(raw) or 0
     if not isinstance(raw, dict):
-        raise PolicyTestError(f"{file}:{line}: case #{index + 1}: a case must be a mapping")
+        raise PolicyTestError(f"{file}: case #{index + 1}: a case must be a mapping")
     name = raw.get("name")
     label = f"case {name!r}" if isinstance(name, str) and name else f"case #{index + 1}"
     try:
