@@ -79,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
                     console.print(f"  [green]✓[/] {escape(case.name)}")
                 continue
             failed += 1
-            console.print(f"  [bold red]✗ {escape(case.name)}[/]  [dim]{escape(case.location)}[/]")
+            console.print(
+                f"  [bold red]✗ {escape(case.name)}[/]  [dim]{escape(case.location)}[/]",
+                soft_wrap=True,
+            )
             console.print(Padding(failure_renderable(result), (0, 0, 1, 4)))
     summary = f"{passed} passed, {failed} failed"
     if failed:
