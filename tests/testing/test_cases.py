@@ -152,8 +152,13 @@ def test_malformed_files_are_errors_naming_file_line_and_case(text: str, message
 
 
 def test_errors_point_at_the_line_of_the_case() -> None:
-    text = "cases:\n  - name: fine\n    call: {tool: x}\n    expect: allow\n  - name: bad\n    call: {tool: x}\n    expect: nope\n"
-    with pytest.raises(PolicyTestError, match=r"example\.yaml:5: case 'bad': "):
+    text = (
+        "cases:\n"
+        "  - {name: fine, call: {tool: x}, expect: allow}\n"
+        "  - name: other\n    call: {tool: x}\n    expect: allow\n"
+        "  - name: bad\n    call: {tool: x}\n    expect: nope\n"
+    )
+    with pytest.raises(PolicyTestError, match=r"example\.yaml:6: case 'bad': "):
         parse(text)
 
 

@@ -245,8 +245,11 @@ def _trick(kind: str, hints: Hints, base: str) -> st.SearchStrategy[str]:
         return st.tuples(
             st.sampled_from(BIDI_AND_INVISIBLE + CONTROL), st.integers(0, len(base))
         ).map(lambda t: base[: t[1]] + t[0] + base[t[1] :])
-    if kind == "confusable" and _confusable(base) != base:
-        return st.just(_confusable(base))
+    if kind == "confusable":
+        if _confusable(base) != base:
+            return st.just(_confusable(base))
+        words = [w for w in hints.strings if _confusable(w) != w] or ["/etc/passwd", "admin"]
+        return st.sampled_from(words).map(_confusable)
     if kind == "append":
         return st.sampled_from(TRAVERSAL).map(lambda t: base.rstrip("/") + "/" + t)
     return _CATALOGUE
@@ -312,6 +315,25 @@ _SIMPLE_OBJECT_KEYS = {
 _SIMPLE_ARRAY_KEYS = {"type", "items", "minItems", "maxItems", "description", "title", "default"}
 
 
+def _objects_work() -> bool:
+    """Whether hypothesis-jsonschema's object strategy runs on this Hypothesis.
+
+    Its object strategy calls `many.more()`, a Hypothesis internal that newer releases
+    replaced; where it is gone, schemas that can produce objects never go to it.
+    """
+    from hypothesis.internal.conjecture import utils
+
+    return hasattr(utils.many, "more")
+
+
+_JSONSCHEMA_OBJECTS_WORK = _objects_work()
+
+
+def _mentions_objects(schema: Mapping[str, Any]) -> bool:
+    text = json.dumps(schema, default=str)
+    return '"object"' in text or '"properties"' in text
+
+
 def _strategy_for(schema: Any) -> st.SearchStrategy[Any]:
     """Objects and arrays are built here; everything else comes from hypothesis-jsonschema.
 
@@ -340,6 +362,8 @@ def _strategy_for(schema: Any) -> st.SearchStrategy[Any]:
         low = int(schema.get("minItems", 0))
         high = int(schema.get("maxItems", low + 4))
         return st.lists(_strategy_for(schema["items"]), min_size=low, max_size=min(high, low + 6))
+    if kind in ("object", "array") or (not _JSONSCHEMA_OBJECTS_WORK and _mentions_objects(schema)):
+        return _fallback_value(schema)
     try:
         from hypothesis_jsonschema import from_schema
 
@@ -355,8 +379,8 @@ def _fallback(schema: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     required = schema.get("required")
     props = properties if isinstance(properties, Mapping) else {}
     needed = [k for k in (required if isinstance(required, list) else []) if isinstance(k, str)]
-    fixed = {key: _fallback_value(props.get(key, {})) for key in needed}
-    optional = {k: _fallback_value(v) for k, v in props.items() if k not in fixed}
+    fixed = {key: _strategy_for(props.get(key, {})) for key in needed}
+    optional = {k: _strategy_for(v) for k, v in props.items() if k not in fixed}
     check = _checker(schema)
     return st.fixed_dictionaries(fixed, optional=optional).filter(check)
 
@@ -378,8 +402,8 @@ def _fallback_value(schema: Any) -> st.SearchStrategy[Any]:
     if kind == "boolean":
         return st.booleans()
     if kind == "array":
-        return st.lists(_fallback_value(schema.get("items", {})), max_size=4)
-    if kind == "object":
+        return st.lists(_strategy_for(schema.get("items", {})), max_size=4)
+    if kind == "object" or "properties" in schema:
         return _fallback(schema)
     return json_values()
 
