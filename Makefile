@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
+CODE   := $(wildcard toolwall tests benchmarks examples)
 
 .PHONY: demo test fuzz lint format bench examples clean
 
@@ -24,8 +25,8 @@ demo: $(CORE)
 	$(BIN)/toolwall demo --config toolwall.toml
 
 lint: $(DEV)
-	$(BIN)/ruff check toolwall tests benchmarks examples
-	$(BIN)/ruff format --check toolwall tests benchmarks examples
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 
 test: lint
@@ -36,8 +37,12 @@ fuzz: $(CORE)
 	$(BIN)/toolwall fuzz --config toolwall.toml
 
 format: $(DEV)
-	$(BIN)/ruff format toolwall tests benchmarks examples
-	$(BIN)/ruff check --fix toolwall tests benchmarks examples
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
+
+# Every runnable example (no network, no API key); each checks what it shows.
+examples: $(DEV)
+	@set -e; for f in examples/*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,8 +10,10 @@ decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the wo
 
 from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callback, DenyAll
 from toolwall.config import Config, Limits
+from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
 from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
+from toolwall.identity import JWTVerifier, TokenRefused
 from toolwall.model import (
     Action,
     Caller,
@@ -33,14 +35,18 @@ __all__ = [
     "ApprovalAnswer",
     "ApprovalRequest",
     "Approver",
+    "Assertion",
     "Blocked",
     "Callback",
     "Caller",
+    "CompiledPolicy",
     "Config",
     "ConfigError",
     "Decision",
     "DenyAll",
+    "Diagnostic",
     "Firewall",
+    "JWTVerifier",
     "Limits",
     "NoRules",
     "PolicyError",
@@ -52,9 +58,11 @@ __all__ = [
     "SchemaRegistry",
     "SessionState",
     "SessionStore",
+    "TokenRefused",
     "ToolCall",
     "ToolSchema",
     "ToolwallError",
     "TraceEntry",
     "__version__",
+    "load_policy",
 ]

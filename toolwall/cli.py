@@ -30,6 +30,8 @@ COMMANDS = [
     "toolwall.commands.eval",
     "toolwall.commands.check",
     "toolwall.commands.demo",
+    "toolwall.commands.init",
+    "toolwall.commands.token",
     "toolwall.commands.test",
     "toolwall.commands.fuzz",
 ]

@@ -375,6 +375,11 @@ class Firewall:
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
         return self._settle(decision, answer)
 
+    def record_approval(self, decision: Decision, answer: ApprovalAnswer) -> ApprovalAnswer:
+        """Record an answer obtained outside the approver, for example through a framework's own
+        human-in-the-loop (a LangGraph interrupt): it counts like an approver's answer."""
+        return self._settle(decision, answer)
+
     def _settle(self, decision: Decision, answer: ApprovalAnswer) -> ApprovalAnswer:
         if answer.approved:
             self.sessions.get(decision.session).record_call(decision.tool, "approved")

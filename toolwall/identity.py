@@ -28,12 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509 import load_pem_x509_certificate
 from jwt.algorithms import get_default_algorithms
 
@@ -255,9 +255,15 @@ def _jwk_for(data: Mapping[str, Any], alg: str) -> jwt.PyJWK:
     if declared is not None and declared != alg:
         raise AlgorithmNotAllowed(f"key {_shown(kid)} is for {_shown(declared)}, not {alg}")
     try:
-        return jwt.PyJWK(dict(data), algorithm=alg)
-    except jwt.PyJWTError as exc:
+        key = jwt.PyJWK(dict(data), algorithm=alg)
+        # Fails here, not at verification, for a curve that does not fit the algorithm.
+        prepared = key.Algorithm.prepare_key(key.key)
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise AlgorithmNotAllowed(f"key {_shown(kid)} cannot verify {alg}: {exc}") from None
+    weak = key.Algorithm.check_key_length(prepared)
+    if weak:
+        raise AlgorithmNotAllowed(f"key {_shown(kid)} is refused for {alg}: {weak}")
+    return key
 
 
 def _signing_jwks(keys: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
@@ -356,6 +362,8 @@ class RemoteJWKS:
             raise KeySetUnavailable(f"the JWKS at {self.url} is unusable: {exc}") from None
         except (jwt.PyJWKSetError, jwt.PyJWKError, ValueError) as exc:
             raise KeySetUnavailable(f"the JWKS at {self.url} is unusable: {exc}") from None
+        # PyJWK has no public accessor for the JWK it was built from; it is needed to rebuild
+        # the key for the token's algorithm when the JWK does not pin one with "alg".
         data: Mapping[str, Any] = found._jwk_data
         # The key object is rebuilt only when the JWK itself changes (rotation reuses no kid).
         fingerprint = json.dumps(data, sort_keys=True, default=str)
@@ -379,6 +387,13 @@ def _cause(exc: BaseException) -> str:
     reason = getattr(cause, "reason", None)
     return str(reason if reason is not None else cause)
 
+
+_PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
 
 # -- the verifier -------------------------------------------------------------------------------
 
@@ -447,17 +462,24 @@ class JWTVerifier:
     @classmethod
     def from_public_key(
         cls,
-        key: PublicKeyTypes | str | bytes,
+        key: PublicKeyTypes | PrivateKeyTypes | str | bytes,
         *,
         audience: str,
         algorithms: Sequence[str] | None = None,
         **options: Any,
     ) -> JWTVerifier:
         """A verifier for one public key: a key object, or PEM text (a key or certificate).
+        Given a private key object, it keeps only the public half.
 
         `algorithms` defaults to the key's usual one (RS256, ES256..., EdDSA).
         """
-        public = load_public_key(key) if isinstance(key, str | bytes) else key
+        public: PublicKeyTypes
+        if isinstance(key, str | bytes):
+            public = load_public_key(key)
+        elif isinstance(key, _PRIVATE_KEY_TYPES):
+            public = key.public_key()  # keep only what verifying needs
+        else:
+            public = cast("PublicKeyTypes", key)
         algs = list(algorithms) if algorithms is not None else default_algorithms(public)
         return cls(StaticKey(public, algs), audience=audience, algorithms=algs, **options)
 
@@ -505,6 +527,9 @@ class JWTVerifier:
         raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(raw) < 32:
             raise ConfigError("identity: an HMAC secret must be at least 32 bytes")
+        if b"-----BEGIN" in raw or raw.lstrip().startswith((b"ssh-", b"ecdsa-sha2-", b"{")):
+            # A published key used as the shared secret lets anyone who has it sign tokens.
+            raise ConfigError("identity: the HMAC secret looks like a key (PEM, SSH or JWK)")
         return cls(
             StaticKey(raw, algorithms),
             audience=audience,
@@ -709,6 +734,11 @@ class JWTVerifier:
         if aud != self.audience:
             # A list, even one that contains our audience, is refused: such a token is also
             # meant for another service, which could replay it here.
+            if isinstance(aud, list) and self.audience in aud:
+                raise WrongAudience(
+                    f"the token is for several audiences {_shown(aud)}; toolwall accepts only "
+                    f"tokens issued for {self.audience!r} alone"
+                )
             raise WrongAudience(f"the token is for audience {_shown(aud)}, not {self.audience!r}")
         iss = payload.get("iss")
         if iss is not None and not isinstance(iss, str):

@@ -73,7 +73,7 @@ def parse_arguments(raw: str | bytes, limits: Limits) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         what = "trailing data after the JSON value" if exc.msg == "Extra data" else exc.msg.lower()
         raise InputRejected(
-            f"arguments are not valid JSON: {what} at line {exc.lineno} column {exc.colno}"
+            f"arguments are not valid JSON: {what} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python will convert
         raise InputRejected(f"arguments are not valid JSON: {exc}") from None

@@ -59,7 +59,8 @@ def decision_tree(decision: Decision) -> Tree:
         reasons = tree.add("reasons")
         for reason in decision.reasons:
             where = f"  [dim]{escape(reason.location)}[/]" if reason.location else ""
-            reasons.add(f"[{reason.kind.value}] {escape(str(reason))}{where}")
+            # `[rule]` would be read as rich markup: escape the kind too.
+            reasons.add(f"{escape(f'[{reason.kind.value}]')} {escape(str(reason))}{where}")
     if decision.action is Action.REWRITE:
         change = tree.add("arguments")
         change.add(Text("- " + compact(decision.original_args, 400), "red"))
@@ -76,7 +77,10 @@ def _rule_node(entry: TraceEntry) -> Text:
     text.append(entry.rule or "?", "bold")
     if entry.location:
         text.append(f"  {entry.location}", "dim")
-    if entry.fired and entry.action is not None:
+    if entry.outcome == "error" and entry.action is not None:
+        # The condition could not be evaluated: the rule failed closed.
+        text.append(f"  failed closed -> {entry.action.value}", ACTION_STYLE[entry.action])
+    elif entry.fired and entry.action is not None:
         text.append(f"  fired -> {entry.action.value}", ACTION_STYLE[entry.action])
     elif not entry.fired:
         text.append("  not fired", "dim")

@@ -281,7 +281,10 @@ _TAB_NEWLINE: Final = str.maketrans("", "", "\t\n\r")
 
 
 def _prepare(url: str) -> str:
-    return url.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
+    url = url.strip(_C0_OR_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.translate(_TAB_NEWLINE)
+    return url
 
 
 def _scheme_end(url: str) -> int:
@@ -294,14 +297,8 @@ def _scheme_end(url: str) -> int:
     """
     if not url or url[0] not in _ASCII_LETTERS:
         return -1
-    end = -1
-    for index, char in enumerate(url):
-        if char == ":":
-            end = index
-            break
-        if char not in _SCHEME_CHARS:
-            return -1
-    if end < 0:
+    end = url.find(":")
+    if end < 0 or not _SCHEME_CHARS.issuperset(url[:end]):
         return -1
     name = url[:end]
     if "." in name or name.lower() == "localhost":

@@ -250,7 +250,7 @@ class Checker:
         if types is not None and "boolean" not in types:
             self.error(
                 _loc(expr),
-                f"a condition must be true or false, but this is a {_names(types)}",
+                f"a condition must be true or false, but this is {_a(_names(types))}",
             )
 
     def _rewrite(self, item: ast.RewriteItem, ctx: _Ctx) -> None:
@@ -303,7 +303,7 @@ class Checker:
             self.error(
                 _loc(item.value),
                 f"{dotted} is a {_names(frozenset(info.types))} in the schema of "
-                f"{_tool_list(info.present)}, but this value is a {_names(value_types)}",
+                f"{_tool_list(info.present)}, but this value is {_a(_names(value_types))}",
             )
 
     # -- expressions
@@ -348,7 +348,7 @@ class Checker:
 
     def _need(self, types: Types, want: Types, node: ast.Expr, message: str) -> None:
         if types is not None and want is not None and not (types & want):
-            self.error(_loc(node), f"{message}, but this is a {_names(types)}")
+            self.error(_loc(node), f"{message}, but this is {_a(_names(types))}")
 
     def _regex(self, node: ast.Regex) -> None:
         try:
@@ -514,7 +514,20 @@ class Checker:
             self._constant_regex(regex, ctx, "replace()")
             return STRING
         types = self._expr(call.args[0], ctx)
-        self._need(types, arg_type, call.args[0], f"{name}() needs a {_names(arg_type)}")
+        self._need(types, arg_type, call.args[0], f"{name}() needs {_a(_names(arg_type))}")
+        pattern = call.args[0]
+        if (
+            name in ("count", "called")
+            and isinstance(pattern, ast.Literal)
+            and isinstance(pattern.value, str)
+        ):
+            match = compile_pattern(pattern.value)
+            if not any(match(t) for t in self._tools):
+                self.warning(
+                    pattern.loc,
+                    f"{_show(pattern.value)} matches no known tool, so {name}() is always "
+                    f"{'0' if name == 'count' else 'false'}",
+                )
         return result
 
     def _constant_regex(self, node: ast.Expr, ctx: _Ctx, what: str) -> None:
@@ -538,7 +551,7 @@ class Checker:
             if left is not None and right is not None and not (left & right):
                 self.error(
                     expr.op_loc,
-                    f"`+` cannot combine a {_names(left)} and a {_names(right)}",
+                    f"`+` cannot combine {_a(_names(left))} and {_a(_names(right))}",
                 )
             return left if left is not None and len(left) == 1 else None
         for side, types in ((expr.left, left), (expr.right, right)):
@@ -585,10 +598,49 @@ class Checker:
         ):
             self.error(
                 expr.op_loc,
-                f"`{op}` compares a {_names(left)} with a {_names(right)}: "
+                f"`{op}` compares {_a(_names(left))} with {_a(_names(right))}: "
                 f"{'never' if op == '==' else 'always'} true",
             )
+        elif op in ("==", "!="):
+            self._enum_compare(expr, ctx)
+        if op in ("in", "not in") and isinstance(expr.right, ast.ListExpr) and left is not None:
+            items = [self._expr(i, _Ctx([], set(), set(ctx.bound))) for i in expr.right.items]
+            known = [t for t in items if t is not None]
+            if known and len(known) == len(items) and not any(_compatible(left, t) for t in known):
+                self.error(
+                    expr.op_loc,
+                    f"`{op}` looks for {_a(_names(left))} in a list of "
+                    f"{_names(frozenset().union(*known))} values: "
+                    f"{'never' if op == 'in' else 'always'} true",
+                )
         return BOOLEAN
+
+    def _enum_compare(self, expr: ast.Compare, ctx: _Ctx) -> None:
+        """`args.collection == "hrr"` where the schema allows only "docs", "wiki", "hr"."""
+        for ref, other in ((expr.left, expr.right), (expr.right, expr.left)):
+            if not (isinstance(ref, ast.Ref) and ref.root == "args" and ref.root not in ctx.bound):
+                continue
+            if not isinstance(other, ast.Literal):
+                continue
+            info = self._field(ref, ctx.tools)
+            if info is None or info.open or not info.schemas:
+                return
+            allowed: list[Any] = []
+            for _, sub in info.schemas:
+                if "const" in sub:
+                    allowed.append(sub["const"])
+                elif isinstance(sub.get("enum"), list):
+                    allowed.extend(sub["enum"])
+                else:
+                    return
+            if not any(_same(other.value, v) for v in allowed):
+                shown = ", ".join(dict.fromkeys(map(_show, allowed)))
+                self.error(
+                    other.loc,
+                    f"{_show(other.value)} is never a value of {ref.dotted()}: the schema of "
+                    f"{_tool_list(info.present)} allows only {shown}",
+                )
+            return
 
     def _quantifier(self, expr: ast.Quantifier, ctx: _Ctx) -> Types:
         coll = self._expr(expr.collection, ctx)
@@ -725,6 +777,12 @@ def _schema_problem(schema: Mapping[str, Any], value: Any) -> str | None:
     return str(errors[0].message)
 
 
+def _same(a: Any, b: Any) -> bool:
+    from toolwall.dsl.compiler import _eq
+
+    return _eq(a, b)
+
+
 def _static_type(value: Any) -> str:
     name = type_name(value)
     return "number" if name == "integer" else name
@@ -825,6 +883,10 @@ def _names(types: Types) -> str:
     order = ["string", "number", "boolean", "null", "list", "object", "regex"]
     names = [t for t in order if t in types] + sorted(t for t in types if t not in order)
     return " or ".join(names)
+
+
+def _a(text: str) -> str:
+    return ("an " if text[:1] in ("a", "e", "i", "o", "u") else "a ") + text
 
 
 def _tool_list(tools: list[str]) -> str:

@@ -12,6 +12,7 @@ fail-closed outcome for the rule (block/escalate rules fire; rewrite rules becom
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,8 +91,18 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def an(value: Any) -> str:
+    """`a string`, `an integer`: the type of a value with its article, for messages."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # `type(...) in` rather than isinstance: bool is an int subclass but not a number here.
+    return type(value) in _NUMBER_TYPES
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -120,19 +131,13 @@ def _in(item: Any, container: Any) -> bool:
         return any(_eq(item, x) for x in container)
     if isinstance(container, str):
         if not isinstance(item, str):
-            raise RuleEvalError(
-                f"`in` a string needs a string on the left, not a {type_name(item)}"
-            )
+            raise RuleEvalError(f"`in` a string needs a string on the left, not {an(item)}")
         return item in container
     if isinstance(container, dict):
         if not isinstance(item, str):
-            raise RuleEvalError(
-                f"`in` an object needs a string key on the left, not a {type_name(item)}"
-            )
+            raise RuleEvalError(f"`in` an object needs a string key on the left, not {an(item)}")
         return item in container
-    raise RuleEvalError(
-        f"`in` needs a list, string or object on the right, not a {type_name(container)}"
-    )
+    raise RuleEvalError(f"`in` needs a list, string or object on the right, not {an(container)}")
 
 
 def _order(op: str) -> Callable[[Any, Any], bool]:
@@ -146,7 +151,7 @@ def _order(op: str) -> Callable[[Any, Any], bool]:
     def ordered(a: Any, b: Any) -> bool:
         if _is_number(a) and _is_number(b):
             return compare(a, b)
-        raise RuleEvalError(f"`{op}` compares numbers, not a {type_name(a)} with a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` compares numbers, not {an(a)} with {an(b)}")
 
     return ordered
 
@@ -155,7 +160,7 @@ def _strings(op: str, check: Callable[[str, str], bool]) -> Callable[[Any, Any],
     def strings(a: Any, b: Any) -> bool:
         if isinstance(a, str) and isinstance(b, str):
             return check(a, b)
-        raise RuleEvalError(f"`{op}` needs two strings, not a {type_name(a)} and a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` needs two strings, not {an(a)} and {an(b)}")
 
     return strings
 
@@ -190,14 +195,14 @@ def _add(a: Any, b: Any) -> Any:
         return a + b
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return [*a, *b]
-    raise RuleEvalError(f"`+` cannot combine a {type_name(a)} and a {type_name(b)}")
+    raise RuleEvalError(f"`+` cannot combine {an(a)} and {an(b)}")
 
 
 def _arith(op: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def arith(a: Any, b: Any) -> Any:
         if _is_number(a) and _is_number(b):
             return fn(a, b)
-        raise RuleEvalError(f"`{op}` needs numbers, not a {type_name(a)} and a {type_name(b)}")
+        raise RuleEvalError(f"`{op}` needs numbers, not {an(a)} and {an(b)}")
 
     return arith
 
@@ -224,12 +229,12 @@ def _step(value: Any, step: Any, label: Callable[[], str]) -> Any:
     if isinstance(step, str):
         if isinstance(value, dict):
             return value.get(step, _MISSING)
-        raise RuleEvalError(f"{label()} is a {type_name(value)}, not an object")
+        raise RuleEvalError(f"{label()} is {an(value)}, not an object")
     if isinstance(step, bool) or not isinstance(step, int):
-        raise RuleEvalError(f"a list index must be an integer, not a {type_name(step)}")
+        raise RuleEvalError(f"a list index must be an integer, not {an(step)}")
     if isinstance(value, list | tuple):
         return value[step] if 0 <= step < len(value) else _MISSING
-    raise RuleEvalError(f"{label()} is a {type_name(value)}, not a list")
+    raise RuleEvalError(f"{label()} is {an(value)}, not a list")
 
 
 @dataclass(slots=True)
@@ -383,7 +388,7 @@ def constant_regex(node: ast.Expr, scope: Scope) -> Any:
 def _bool(value: Any, what: str) -> bool:
     if value is True or value is False:
         return value
-    raise RuleEvalError(f"{what} needs true or false, not a {type_name(value)}")
+    raise RuleEvalError(f"{what} needs true or false, not {an(value)}")
 
 
 def compile_expr(node: ast.Expr, scope: Scope) -> Fn:
@@ -407,7 +412,7 @@ def compile_expr(node: ast.Expr, scope: Scope) -> Fn:
             value = operand(env)
             if _is_number(value):
                 return -value
-            raise RuleEvalError(f"unary `-` needs a number, not a {type_name(value)}")
+            raise RuleEvalError(f"unary `-` needs a number, not {an(value)}")
 
         return neg
     if isinstance(node, ast.BoolOp):
@@ -453,12 +458,51 @@ def _compile_compare(node: ast.Compare, scope: Scope) -> Fn:
                     return bool(search(value))
                 except _builtins.BuiltinError as exc:
                     raise RuleEvalError(f"`matches`: {exc}") from None
-            raise RuleEvalError(f"`matches` needs a string on the left, not a {type_name(value)}")
+            raise RuleEvalError(f"`matches` needs a string on the left, not {an(value)}")
 
         return matches
+    if isinstance(node.right, ast.Literal):
+        fast = _compare_constant(node.op, left, node.right.value)
+        if fast is not None:
+            return fast
     right = compile_expr(node.right, scope)
     op = _COMPARE[node.op]
     return lambda env: op(left(env), right(env))
+
+
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _compare_constant(op: str, left: Fn, const: Any) -> Fn | None:
+    """The common `args.limit > 100` / `args.collection == "hr"`, specialised (same semantics
+    as the general operators, fewer calls on the hot path)."""
+    numeric = type(const) in _NUMBER_TYPES
+    if op in _ORDER_OPS and numeric:
+        compare = _ORDER_OPS[op]
+        general = _COMPARE[op]
+
+        def order(env: Env) -> bool:
+            value = left(env)
+            if type(value) in _NUMBER_TYPES:
+                return compare(value, const)
+            return general(value, const)  # raises the type error
+
+        return order
+    if op in ("==", "!=") and (numeric or type(const) is str):
+        kinds = _NUMBER_TYPES if numeric else frozenset({str})
+        equal = op == "=="
+
+        def eq(env: Env) -> bool:
+            value = left(env)
+            return (type(value) in kinds and value == const) is equal
+
+        return eq
+    return None
 
 
 def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
@@ -482,7 +526,7 @@ def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
     def quantify(env: Env) -> bool:
         items = collection(env)
         if not isinstance(items, list | tuple):
-            raise RuleEvalError(f"{what} needs a list, not a {type_name(items)}")
+            raise RuleEvalError(f"{what} needs a list, not {an(items)}")
         variables = env.vars
         for item in items:
             variables[slot] = item
@@ -496,7 +540,7 @@ def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
 def _string_fn(name: str, fn: Callable[[str], Any]) -> Callable[[Any], Any]:
     def call(value: Any) -> Any:
         if not isinstance(value, str):
-            raise RuleEvalError(f"{name}() needs a string, not a {type_name(value)}")
+            raise RuleEvalError(f"{name}() needs a string, not {an(value)}")
         try:
             return fn(value)
         except _builtins.BuiltinError as exc:
@@ -508,7 +552,7 @@ def _string_fn(name: str, fn: Callable[[str], Any]) -> Callable[[Any], Any]:
 def _len(value: Any) -> int:
     if isinstance(value, str | list | tuple | dict):
         return len(value)
-    raise RuleEvalError(f"len() needs a string, list or object, not a {type_name(value)}")
+    raise RuleEvalError(f"len() needs a string, list or object, not {an(value)}")
 
 
 _UNARY_FUNCS: dict[str, Callable[[Any], Any]] = {
@@ -541,7 +585,16 @@ def _compile_call(node: ast.Call, scope: Scope) -> Fn:
         if not isinstance(target, ast.Ref):
             raise CompileError(node.loc, "has() takes a reference")
         probe = compile_ref(target, scope, probe=True)
-        return lambda env: probe(env) is not _MISSING
+
+        def has(env: Env) -> bool:
+            # Whatever stands in the way (a string where an object was expected, a bad index),
+            # the path does not exist: has() never fails.
+            try:
+                return probe(env) is not _MISSING
+            except RuleEvalError:
+                return False
+
+        return has
     if name in ("count", "called"):
         pattern = compile_expr(node.args[0], scope)
 
@@ -562,9 +615,7 @@ def _compile_call(node: ast.Call, scope: Scope) -> Fn:
         def replace(env: Env) -> Any:
             value, repl = subject(env), replacement(env)
             if not isinstance(value, str) or not isinstance(repl, str):
-                raise RuleEvalError(
-                    f"replace() needs strings, not a {type_name(value)} and a {type_name(repl)}"
-                )
+                raise RuleEvalError(f"replace() needs strings, not {an(value)} and {an(repl)}")
             try:
                 return _builtins.replace(value, regex, repl)
             except _builtins.BuiltinError as exc:
@@ -664,6 +715,8 @@ class CompiledRule:
     """One rule, ready to run: its patterns, conditions, action and message as closures."""
 
     __slots__ = (
+        "_reason",
+        "_traces",
         "action",
         "because",
         "globs",
@@ -700,9 +753,44 @@ class CompiledRule:
             self.because = tuple(
                 p if isinstance(p, str) else compile_expr(p, scope) for p in rule.because.parts
             )
+        self._traces: dict[tuple[Any, Any, bool], TraceEntry] = {}
+        self._reason: Reason | None = None
+        if self.because is None or all(isinstance(p, str) for p in self.because):
+            self._reason = Reason(
+                ReasonKind.RULE,
+                "".join(p for p in self.because or () if isinstance(p, str))
+                or _DEFAULT_MESSAGE[self.action.value],
+                rule=self.name,
+                location=self.location,
+            )
 
     def covers(self, tool: str) -> bool:
         return tool in self.names or any(compile_pattern(g)(tool) for g in self.globs)
+
+    def trace_entry(self, when: Any, unless: Any, fires: bool) -> TraceEntry:
+        """The trace entry of an evaluation that succeeded. Its values are booleans or None,
+        so the few possible entries are built once and shared (they are immutable)."""
+        key = (when, unless, fires)
+        entry = self._traces.get(key)
+        if entry is None:
+            entry = TraceEntry(
+                "rule",
+                "fired" if fires else "not fired",
+                rule=self.name,
+                location=self.location,
+                when=when,
+                unless=unless,
+                fired=fires,
+                action=self.action,
+            )
+            self._traces[key] = entry
+        return entry
+
+    def reason(self, env: Env) -> Reason:
+        """The reason of a firing: built once when the message has no `{expr}`."""
+        if self._reason is not None:
+            return self._reason
+        return Reason(ReasonKind.RULE, self.message(env), rule=self.name, location=self.location)
 
     def message(self, env: Env) -> str:
         if self.because is None:
@@ -791,22 +879,8 @@ def evaluate_rules(
             )
             continue
         if fires:
-            reason = Reason(
-                ReasonKind.RULE, rule.message(env), rule=rule.name, location=rule.location
-            )
-            fired.append(_Fired(rule, rule.action, reason, values))
-        trace.append(
-            TraceEntry(
-                "rule",
-                "fired" if fires else "not fired",
-                rule=rule.name,
-                location=rule.location,
-                when=when_value,
-                unless=unless_value,
-                fired=fires,
-                action=rule.action,
-            )
-        )
+            fired.append(_Fired(rule, rule.action, rule.reason(env), values))
+        trace.append(rule.trace_entry(when_value, unless_value, fires))
     if not fired:
         return RuleVerdict(Action.ALLOW, None, (), (), tuple(trace))
     winner = max(fired, key=lambda f: f.action.strength).action
@@ -819,7 +893,9 @@ def evaluate_rules(
                 assert f.values is not None
                 try:
                     for rewrite, value in zip(f.rule.rewrites, f.values, strict=True):
-                        rewrite.apply(new_args, value)
+                        # A value taken from the original arguments is copied, so the
+                        # rewritten arguments never share a list or object with them.
+                        rewrite.apply(new_args, deep_copy(value))
                 except RuleEvalError as exc:
                     reason = Reason(
                         ReasonKind.RULE_ERROR,

@@ -9,6 +9,8 @@ from toolwall.dsl.ast import Loc
 
 Severity = Literal["error", "warning"]
 
+_MAX_SHOWN = 160
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
@@ -21,6 +23,7 @@ class Diagnostic:
     message: str
     source_line: str = ""
     width: int = 1
+    caret_col: int = 0  # the column within `source_line` when it is an excerpt; 0: `col`
 
     @classmethod
     def at(cls, severity: Severity, loc: Loc, message: str, source: str) -> Diagnostic:
@@ -30,7 +33,18 @@ class Diagnostic:
         width = 1
         if loc.end_line == loc.line and loc.end_col > loc.col:
             width = loc.end_col - loc.col
-        return cls(severity, loc.file, loc.line, loc.col, message, text, width)
+        caret_col = 0
+        if len(text) > _MAX_SHOWN:
+            # Show an excerpt around the spot: a generated one-line policy can be megabytes.
+            start = max(0, loc.col - 1 - _MAX_SHOWN // 2)
+            excerpt = text[start : start + _MAX_SHOWN]
+            caret_col = loc.col - start
+            if start > 0:
+                excerpt, caret_col = "…" + excerpt, caret_col + 1
+            if start + _MAX_SHOWN < len(text):
+                excerpt += "…"
+            text = excerpt
+        return cls(severity, loc.file, loc.line, loc.col, message, text, width, caret_col)
 
     @property
     def location(self) -> str:
@@ -42,8 +56,9 @@ class Diagnostic:
 
     def caret(self) -> str:
         """Spaces up to the column, then `^` under the spot (tabs kept, so it lines up)."""
-        prefix = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: self.col - 1])
-        width = max(1, min(self.width, len(self.source_line) - self.col + 1))
+        col = self.caret_col or self.col
+        prefix = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: col - 1])
+        width = max(1, min(self.width, len(self.source_line) - col + 1))
         return prefix + "^" * width
 
     def render(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,6 +48,22 @@ def check_sources(
     sources: list[tuple[str, str]], schemas: SchemaRegistry
 ) -> tuple[list[Diagnostic], list[ast.Module], dict[str, object]]:
     """Parse and check `(filename, text)` pairs: every diagnostic, sorted, and what parsed."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_sources(sources, schemas)
+    except RecursionError:
+        raise PolicyError(
+            "the rules cannot be checked: an expression is nested too deeply"
+        ) from None
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _check_sources(
+    sources: list[tuple[str, str]], schemas: SchemaRegistry
+) -> tuple[list[Diagnostic], list[ast.Module], dict[str, object]]:
     diagnostics: list[Diagnostic] = []
     modules: list[ast.Module] = []
     for filename, text in sorted(sources):
@@ -62,7 +79,7 @@ def check_sources(
 
 def compile_sources(sources: list[tuple[str, str]], schemas: SchemaRegistry) -> CompiledPolicy:
     """Parse, check and compile. Raises `PolicyError` carrying every diagnostic on any error."""
-    diagnostics, modules, lets = check_sources(sources, schemas)
+    diagnostics, modules, lets = _check_sources(sources, schemas)
     errors = [d for d in diagnostics if d.is_error]
     if errors:
         raise PolicyError(

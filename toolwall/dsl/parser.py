@@ -5,8 +5,8 @@ where the text went wrong and what would have been valid there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Callable, Iterable
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -38,9 +38,17 @@ def _lark() -> Lark:
         parser="lalr",
         lexer="contextual",
         start=["start", "expr"],
-        propagate_positions=True,
+        # Positions come from the tokens (see `_Builder.loc`): Lark's propagate_positions
+        # would triple the parse time of a large policy.
+        propagate_positions=False,
         maybe_placeholders=False,
     )
+
+
+@lru_cache(maxsize=1024)
+def _parse_expr(source: str) -> Tree[Any]:
+    """An expression inside a `because` string; cached, as messages repeat `{args.x}`."""
+    return _lark().parse(source, start="expr")
 
 
 def parse_text(text: str, filename: str = "<text>") -> ast.Module:
@@ -106,26 +114,33 @@ class _Builder:
         return ast.Loc(self.file, line + self.line_shift, col, end_line + self.line_shift, end_col)
 
     def loc(self, node: Tree[Any] | Token) -> ast.Loc:
+        """From the first token of `node` to the end of its last token."""
         if isinstance(node, Token):
+            first = last = node
+        else:
+            found_first, found_last = _edge(node, 0), _edge(node, -1)
+            if found_first is None or found_last is None:
+                return self._loc(1, 1, 0, 0)
+            first, last = found_first, found_last
+        if self.line_shift or self.col_shift:
             return self._loc(
-                node.line or 1, node.column or 1, node.end_line or 0, node.end_column or 0
+                first.line or 1, first.column or 1, last.end_line or 0, last.end_column or 0
             )
-        meta = node.meta
-        if getattr(meta, "empty", True):
-            return self._loc(1, 1, 0, 0)
-        return self._loc(meta.line, meta.column, meta.end_line, meta.end_column)
+        return ast.Loc(
+            self.file, first.line or 1, first.column or 1, last.end_line or 0, last.end_column or 0
+        )
 
     # statements
 
     def statement(self, tree: Tree[Any]) -> ast.Statement:
         kind = tree.data
         if kind == "let_stmt":
-            name, value = tree.children
+            _, name, value = tree.children
             return ast.Let(str(name), self.expr(value), self.loc(tree), self.loc(name))
         if kind == "taint_stmt":
-            return ast.Taint(self.patterns(tree.children[0]), self.loc(tree))
+            return ast.Taint(self.patterns(tree.children[1]), self.loc(tree))
         if kind == "assert_stmt":
-            actions_tree, patterns, cond = tree.children
+            _, actions_tree, patterns, cond = tree.children
             actions = tuple(str(a.children[0]) for a in actions_tree.children)
             loc = self.loc(tree)
             source = _source_span(self.text, tree)
@@ -133,14 +148,14 @@ class _Builder:
         return self.rule(tree)
 
     def rule(self, tree: Tree[Any]) -> ast.Rule:
-        name_tok = tree.children[0]
-        patterns = self.patterns(tree.children[1])
+        name_tok = tree.children[1]
+        patterns = self.patterns(tree.children[2])
         when = unless = None
         because = None
         action = "block"
         action_loc = self.loc(tree)
         rewrites: tuple[ast.RewriteItem, ...] = ()
-        for child in tree.children[2:]:
+        for child in tree.children[3:]:
             kind = child.data
             if kind == "when_clause":
                 when = self.expr(child.children[0])
@@ -151,7 +166,9 @@ class _Builder:
             else:
                 action = str(kind).removesuffix("_action")
                 action_loc = self.loc(child)
-                rewrites = tuple(self.rewrite_item(item) for item in child.children)
+                rewrites = tuple(
+                    self.rewrite_item(item) for item in child.children if isinstance(item, Tree)
+                )
         return ast.Rule(
             str(name_tok),
             patterns,
@@ -169,7 +186,7 @@ class _Builder:
         return tuple(ast.Pattern(str(tok), self.loc(tok)) for tok in tree.children)
 
     def rewrite_item(self, tree: Tree[Any]) -> ast.RewriteItem:
-        target = self.ref(tree.children[0])
+        target = self.ref(tree.children[0] if tree.data == "set_item" else tree.children[-1])
         if tree.data == "set_item":
             return ast.SetItem(target, self.expr(tree.children[1]), self.loc(tree))
         return ast.DropItem(target, self.loc(tree))
@@ -226,7 +243,7 @@ class _Builder:
         if not unescaped.strip():
             raise _BuildError(loc, "empty `{}` in a because string")
         try:
-            tree = _lark().parse(unescaped, start="expr")
+            tree = _parse_expr(unescaped)
         except UnexpectedInput as exc:
             raise _BuildError(
                 loc, f"the expression in `{{{source}}}` is not valid: " + _expected(exc)
@@ -263,12 +280,10 @@ class _Builder:
     def expr(self, node: Tree[Any] | Token) -> ast.Expr:
         if isinstance(node, Token):
             raise _BuildError(self.loc(node), f"unexpected {node!s}")
-        kind = node.data
-        method = getattr(self, "_x_" + str(kind), None)
+        method = _EXPR_BUILDERS.get(node.data)
         if method is None:
-            raise _BuildError(self.loc(node), f"unsupported construct {kind}")
-        result: ast.Expr = method(node)
-        return result
+            raise _BuildError(self.loc(node), f"unsupported construct {node.data}")
+        return method(self, node)
 
     def _x_or_op(self, t: Tree[Any]) -> ast.Expr:
         return ast.BoolOp("or", self.expr(t.children[0]), self.expr(t.children[1]), self.loc(t))
@@ -277,10 +292,10 @@ class _Builder:
         return ast.BoolOp("and", self.expr(t.children[0]), self.expr(t.children[1]), self.loc(t))
 
     def _x_not_op(self, t: Tree[Any]) -> ast.Expr:
-        return ast.Unary("not", self.expr(t.children[0]), self.loc(t))
+        return ast.Unary("not", self.expr(t.children[-1]), self.loc(t))
 
     def _x_neg(self, t: Tree[Any]) -> ast.Expr:
-        return ast.Unary("-", self.expr(t.children[0]), self.loc(t))
+        return ast.Unary("-", self.expr(t.children[-1]), self.loc(t))
 
     def _x_quantifier(self, t: Tree[Any]) -> ast.Expr:
         kind, var, collection, body = t.children
@@ -304,22 +319,11 @@ class _Builder:
         )
 
     def _x_not_in(self, t: Tree[Any]) -> ast.Expr:
-        left, right = t.children
-        # The operator's spot: just after the left operand (between the two operands).
-        op_loc = self._between(left, right)
+        left, not_tok, right = t.children
+        start = self.loc(not_tok)
+        # The operator spans `not in`; point at it as a whole when it is on one line.
+        op_loc = ast.Loc(start.file, start.line, start.col, start.line, start.col + 6)
         return ast.Compare("not in", self.expr(left), self.expr(right), self.loc(t), op_loc)
-
-    def _between(self, left: Tree[Any] | Token, right: Tree[Any] | Token) -> ast.Loc:
-        start = self.loc(left)
-        end = self.loc(right)
-        line, col = start.end_line or start.line, start.end_col or start.col
-        text_lines = self.text.splitlines()
-        # Skip the blanks after the left operand to land on `not`.
-        if self.line_shift == 0 and self.col_shift == 0 and 0 < line <= len(text_lines):
-            src = text_lines[line - 1]
-            while col - 1 < len(src) and src[col - 1] in " \t":
-                col += 1
-        return ast.Loc(self.file, line, col, line, col + 6 if end.line == line else 0)
 
     def _x_binary(self, t: Tree[Any]) -> ast.Expr:
         left, op, right = t.children
@@ -327,9 +331,13 @@ class _Builder:
             str(op.children[0]), self.expr(left), self.expr(right), self.loc(t), self.loc(op)
         )
 
+    def _x_paren(self, t: Tree[Any]) -> ast.Expr:
+        return self.expr(t.children[1])
+
     def _x_call(self, t: Tree[Any]) -> ast.Expr:
         name, *args = t.children
-        return ast.Call(str(name), tuple(self.expr(a) for a in args if a is not None), self.loc(t))
+        items = tuple(self.expr(a) for a in args if isinstance(a, Tree))
+        return ast.Call(str(name), items, self.loc(t))
 
     def _x_ref(self, t: Tree[Any]) -> ast.Expr:
         return self.ref(t)
@@ -377,7 +385,19 @@ class _Builder:
         return ast.Regex(source, raw[end + 1 :], self.loc(t))
 
     def _x_list(self, t: Tree[Any]) -> ast.Expr:
-        return ast.ListExpr(tuple(self.expr(c) for c in t.children if c is not None), self.loc(t))
+        items = tuple(self.expr(c) for c in t.children if isinstance(c, Tree))
+        return ast.ListExpr(items, self.loc(t))
+
+
+def _edge(node: Tree[Any] | Token, side: int) -> Token | None:
+    """The first (side 0) or last (side -1) token of a subtree: where it starts or ends."""
+    # The parser runs with maybe_placeholders=False: children are never None.
+    while isinstance(node, Tree):
+        children = node.children
+        if not children:
+            return None
+        node = children[side]
+    return node
 
 
 def _token(node: Any) -> Token:
@@ -386,10 +406,17 @@ def _token(node: Any) -> Token:
     return node
 
 
+_EXPR_BUILDERS: dict[str, Callable[[_Builder, Tree[Any]], ast.Expr]] = {
+    name.removeprefix("_x_"): getattr(_Builder, name)
+    for name in dir(_Builder)
+    if name.startswith("_x_")
+}
+
+
 def _source_span(text: str, tree: Tree[Any]) -> str:
-    meta = tree.meta
-    start = getattr(meta, "start_pos", None)
-    end = getattr(meta, "end_pos", None)
+    first, last = _edge(tree, 0), _edge(tree, -1)
+    start = first.start_pos if first is not None else None
+    end = last.end_pos if last is not None else None
     if start is None or end is None:
         return ""
     return " ".join(text[start:end].split())
@@ -398,8 +425,11 @@ def _source_span(text: str, tree: Tree[Any]) -> str:
 # -- syntax errors in plain words --------------------------------------------------------------
 
 KEYWORDS = frozenset(
-    "rule on when unless block escalate rewrite drop because let taint assert never allow and or "
-    "not in any all true false null matches startswith endswith contains under".split()
+    {
+        *("rule", "on", "when", "unless", "block", "escalate", "rewrite", "drop", "because"),
+        *("let", "taint", "assert", "never", "allow", "and", "or", "not", "in", "any", "all"),
+        *("true", "false", "null", "matches", "startswith", "endswith", "contains", "under"),
+    }
 )
 
 # What each terminal means to a person writing rules.
@@ -591,6 +621,18 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
         pos = exc.pos_in_stream or 0
         if exc.char == "=" and text[pos : pos + 2] == "==":
             hint = None
+    if (
+        isinstance(exc, UnexpectedToken)
+        and exc.token.type == "PATTERN"
+        and "PATTERN" not in (exc.accepts or exc.expected)
+        and str(exc.token)[:1] in _CHAR_HINTS
+    ):
+        # Outside `on`/`taint`, a tool pattern is only what the lexer fell back to: the real
+        # problem is the first character, which has a hint of its own.
+        char = str(exc.token)[0]
+        message = f"unexpected character `{char}`"
+        hint = _CHAR_HINTS[char]
+        width = 1
     if hint is None and isinstance(exc, UnexpectedToken | UnexpectedEOF):
         try:
             hint = exc.match_examples(
@@ -600,18 +642,32 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
             hint = None
         if hint is None and isinstance(exc, UnexpectedToken) and str(exc.token) == "=":
             hint = _CHAR_HINTS["="]
+    found = str(exc.token) if isinstance(exc, UnexpectedToken) else ""
+    accepts = set(exc.accepts or exc.expected) if isinstance(exc, UnexpectedToken) else set()
+    # Examples are matched by parser state, which several mistakes share: keep a hint only
+    # when the token it explains is the one found.
+    if hint and "before `because`" in hint and found != "because":
+        hint = None
+    if hint and hint.startswith("`when` and `unless`") and found not in ("when", "unless"):
+        hint = (
+            "a rule has exactly one action" if found in ("block", "escalate", "rewrite") else None
+        )
     if (
-        isinstance(exc, UnexpectedToken)
-        and "NAME" in (exc.accepts or exc.expected)
-        and str(exc.token) in KEYWORDS
+        hint is None
+        and isinstance(exc, UnexpectedToken)
+        and exc.token.type in ("PATTERN", "NAME")
+        and "COMMA" in accepts
+        and ("WHEN" in accepts or "TAINT" in accepts)
     ):
+        hint = "tool patterns are separated by commas: on email.send, email.read"
+    if isinstance(exc, UnexpectedToken) and accepts <= {"NAME"} and found in KEYWORDS:
         hint = (
             f"`{exc.token}` is a reserved word and cannot be a name (a field with that name "
             f'is written args["{exc.token}"])'
         )
     if (
         hint
-        and hint.startswith("tool patterns")
+        and hint.startswith("tool patterns are written without quotes")
         and not str(getattr(exc, "token", "")).startswith('"')
     ):
         hint = None  # that example shares its parser state with other mistakes
