@@ -34,7 +34,11 @@ CliRunner = Callable[..., tuple[int, str, str]]
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRunner:
     """`toolwall ARGS...` in-process: (exit status, stdout, stderr)."""
     # Just the commands under test: the parser then depends on nothing else.
-    monkeypatch.setattr(cli, "COMMANDS", ["toolwall.commands.test", "toolwall.commands.fuzz"])
+    monkeypatch.setattr(
+        cli,
+        "COMMANDS",
+        ["toolwall.commands.init", "toolwall.commands.test", "toolwall.commands.fuzz"],
+    )
 
     def run(*argv: str) -> tuple[int, str, str]:
         status = cli.main(list(argv))

@@ -104,3 +104,33 @@ def test_fuzz_usage_errors(run_cli: CliRunner) -> None:
     assert status == 2 and "no tool matches" in err
     status, _, err = run_cli("fuzz", "--config", config, "--examples", "0")
     assert status == 2 and "at least 1" in err
+
+
+TOKEN_CASES = """\
+cases:
+  - name: a granted caller mails inside the company
+    token: {sub: alice, tools: [email.send]}
+    call: {tool: email.send, args: {to: [bob@example.com], subject: hi, body: hello}}
+    expect: allow
+  - name: mail to an outside address is escalated
+    token: {sub: alice, tools: ["email.*"]}
+    call: {tool: email.send, args: {to: [eve@evil.test], subject: hi, body: hello}}
+    expect: {action: escalate, rules: [mail_outside_company]}
+  - name: a token without the grant is refused
+    token: {sub: mallory, tools: [fs.read]}
+    call: {tool: email.send, args: {to: [bob@example.com], subject: hi, body: hello}}
+    expect: {action: block, reason: mallory is not granted email.send}
+"""
+
+
+def test_token_cases_run_against_a_scaffold_from_toolwall_init(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    status, _, err = run_cli("init", str(project))
+    assert status == 0, err
+    (project / "tests" / "policy").mkdir(parents=True)
+    (project / "tests" / "policy" / "mail.yaml").write_text(TOKEN_CASES)
+    status, out, err = run_cli("test", "--config", str(project / "toolwall.toml"))
+    assert status == 0, out + err
+    assert "3 passed, 0 failed" in out
