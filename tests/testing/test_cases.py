@@ -136,6 +136,11 @@ BROKEN = [
         "history step 1: `expect`: 'maybe' is not an action",
     ),
     (
+        "- {name: a, history: [{tool: x, expect: block, result: r}], call: {tool: x}, "
+        "expect: allow}",
+        "history step 1: a call expected not to run has no result to record",
+    ),
+    (
         "- {name: a, call: {tool: x}, expect: allow}\n- {name: a, call: {tool: x}, expect: allow}",
         "example.yaml:2: case 'a': duplicate name (first used on line 1)",
     ),

@@ -299,6 +299,8 @@ def _history(raw: Any) -> tuple[HistoryStep, ...]:
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
             raise _Bad(f"{what}: `repeat` must be an integer from 1 to {MAX_REPEAT}", _line(item))
         expect = _actions(item["expect"], f"{what}: `expect`") if "expect" in item else None
+        if expect is not None and "result" in item and not any(a.runs for a in expect):
+            raise _Bad(f"{what}: a call expected not to run has no result to record", _line(item))
         steps.append(
             HistoryStep(
                 call=call,

@@ -18,13 +18,7 @@ from toolwall.audit import AuditLog
 from toolwall.config import Config
 from toolwall.engine import Firewall
 from toolwall.model import Action, Caller, Decision
-from toolwall.testing.cases import (
-    Expectation,
-    PolicyTestCase,
-    PolicyTestError,
-    PolicyTestFile,
-    TokenSpec,
-)
+from toolwall.testing.cases import Expectation, PolicyTestCase, PolicyTestError, PolicyTestFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +84,7 @@ class PolicyTestRunner:
                         )
                         return result
                     if step.has_result and decision.action.runs:
-                        self.firewall.record_result(
-                            decision_call(decision), step.result, session=session
-                        )
+                        self.firewall.record_result(_as_ran(decision), step.result, session=session)
             result.decision = self.firewall.decide(
                 case.call, caller=caller, token=token, session=session
             )
@@ -105,7 +97,9 @@ class PolicyTestRunner:
 
     def _identity(self, case: PolicyTestCase, key: Path | None) -> tuple[Caller | None, str | None]:
         if case.token is not None:
-            return None, mint_test_token(self.firewall, case.token, key or self.key)
+            from toolwall.testing.tokens import mint
+
+            return None, mint(self.firewall, case.token, key or self.key)
         return case.caller, None
 
 
@@ -125,16 +119,9 @@ def compare(expect: Expectation, decision: Decision) -> list[Mismatch]:
     return found
 
 
-def decision_call(decision: Decision) -> dict[str, Any]:
+def _as_ran(decision: Decision) -> dict[str, Any]:
     """The call as it ran, for `record_result`: the tool with the final arguments."""
     return {"tool": decision.tool, "args": decision.args or {}, "id": decision.call_id}
-
-
-def mint_test_token(firewall: Firewall, spec: TokenSpec, key: Path | None) -> str:
-    """A token for `spec`, signed with the development key the configuration trusts."""
-    from toolwall.testing.tokens import mint
-
-    return mint(firewall, spec, key)
 
 
 def _alternatives(actions: tuple[Action, ...]) -> str:

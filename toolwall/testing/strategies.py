@@ -55,7 +55,7 @@ __all__ = [
 
 SchemaLike = ToolSchema | Mapping[str, Any]
 HintsLike = Hints | Iterable[str] | None
-Path_ = tuple[str | int, ...]
+JsonPath = tuple[str | int, ...]
 
 # -- the catalogue of tricky values ------------------------------------------------------------
 
@@ -536,7 +536,7 @@ def _wrong_type(
 def _boundary_number(
     draw: st.DrawFn, args: dict[str, Any], schema: Mapping[str, Any], hints: Hints
 ) -> dict[str, Any]:
-    targets: list[tuple[Path_, Mapping[str, Any]]] = []
+    targets: list[tuple[JsonPath, Mapping[str, Any]]] = []
     props = schema.get("properties")
     if isinstance(props, Mapping):
         for key, sub in props.items():
@@ -591,7 +591,7 @@ def _huge_value(
 ) -> dict[str, Any]:
     paths = [p for p, _ in _leaves(args) if p] or [("huge",)]
     path = draw(st.sampled_from(paths))
-    current = _get(args, path) if path in [p for p, _ in _leaves(args)] else ""
+    current = _get_or(args, path, "")
     size = draw(st.sampled_from([257, 4097, 16385, 70_000]))
     filler = draw(st.sampled_from(["A", "é", "../", "\u202e"]))
     huge = (filler * size)[:size] if isinstance(current, str) else [filler] * min(size, 5000)
@@ -802,9 +802,11 @@ def _registry(schemas: SchemaRegistry | Mapping[str, SchemaLike]) -> SchemaRegis
 # -- paths into JSON values ---------------------------------------------------------------------
 
 
-def _leaves(value: Any, path: Path_ = (), *, containers: bool = False) -> list[tuple[Path_, Any]]:
+def _leaves(
+    value: Any, path: JsonPath = (), *, containers: bool = False
+) -> list[tuple[JsonPath, Any]]:
     """(path, value) of every scalar inside `value` (and every container, if asked)."""
-    found: list[tuple[Path_, Any]] = []
+    found: list[tuple[JsonPath, Any]] = []
     if isinstance(value, dict):
         if containers:
             found.append((path, value))
@@ -820,20 +822,20 @@ def _leaves(value: Any, path: Path_ = (), *, containers: bool = False) -> list[t
     return found
 
 
-def _get(value: Any, path: Path_) -> Any:
+def _get(value: Any, path: JsonPath) -> Any:
     for part in path:
         value = value[part]
     return value
 
 
-def _get_or(value: Any, path: Path_, default: Any) -> Any:
+def _get_or(value: Any, path: JsonPath, default: Any) -> Any:
     try:
         return _get(value, path)
     except (KeyError, IndexError, TypeError):
         return default
 
 
-def _replace(args: dict[str, Any], path: Path_, new: Any) -> dict[str, Any]:
+def _replace(args: dict[str, Any], path: JsonPath, new: Any) -> dict[str, Any]:
     """A copy of `args` with the value at `path` replaced (or the key added)."""
     if not path:
         return new if isinstance(new, dict) else args
