@@ -157,6 +157,7 @@ class Fuzzer:
         # The first strategy is what examples shrink toward: a plain valid call.
         calls = st.one_of(
             tws.tool_calls(schema, tool, hints=hints),
+            tws.tool_calls(schema, tool, hints=hints, aimed=True),
             tws.near_valid_calls(schema, tool, hints=loose),
             tws.raw_json_arguments(schema, hints=hints).map(
                 lambda text: ToolCall(tool=tool, args=text)

@@ -408,14 +408,17 @@ def _fallback_value(schema: Any) -> st.SearchStrategy[Any]:
     return json_values()
 
 
-def arguments(schema: SchemaLike, *, hints: HintsLike = None) -> st.SearchStrategy[dict[str, Any]]:
-    """Arguments that satisfy `schema`, some of them aimed at the `hints`.
+def arguments(
+    schema: SchemaLike, *, hints: HintsLike = None, aimed: bool = False
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Arguments that satisfy `schema`; with `hints`, about half of them aimed at the hints.
 
-    A hinted value replaces one generated string or number only where the result still
-    satisfies the schema, so every value drawn is valid.
+    An aimed value replaces one generated string or number (in a field the rules read, where
+    there is one) with a neighbour of a literal the policy mentions, and only where the result
+    still satisfies the schema, so every value drawn is valid. `aimed=True` draws aimed values
+    only (where the schema leaves room for one).
     """
-    raw = _schema_of(schema)
-    base = _from_schema(raw)
+    base = _from_schema(_schema_of(schema))
     parsed = Hints.of(hints)
     strings = _hinted_strings(parsed)
     numbers = _hinted_numbers(parsed)
@@ -424,18 +427,14 @@ def arguments(schema: SchemaLike, *, hints: HintsLike = None) -> st.SearchStrate
     check = _checker(schema)
 
     @st.composite
-    def aimed(draw: st.DrawFn) -> dict[str, Any]:
+    def aim(draw: st.DrawFn) -> dict[str, Any]:
         args = draw(base)
-        # Shrinks toward the plain valid value: index 0 leaves it alone.
-        if draw(st.integers(0, 2)) == 0:
-            return args
         leaves = [
             (path, value)
             for path, value in _leaves(args)
             if (isinstance(value, str) and strings is not None)
             or (_is_number(value) and numbers is not None)
         ]
-        # Aim at the fields the rules read, when the arguments have any of them.
         aimed_at = [leaf for leaf in leaves if leaf[0] and leaf[0][0] in parsed.fields]
         leaves = aimed_at or leaves
         if not leaves:
@@ -452,15 +451,19 @@ def arguments(schema: SchemaLike, *, hints: HintsLike = None) -> st.SearchStrate
         candidate = _replace(args, path, new)
         return candidate if check(candidate) else args
 
-    return aimed()
+    # The plain branch comes first: examples shrink toward plain valid arguments.
+    return aim() if aimed else st.one_of(base, aim())
 
 
 def tool_calls(
-    schema: SchemaLike, tool: str | None = None, *, hints: HintsLike = None
+    schema: SchemaLike, tool: str | None = None, *, hints: HintsLike = None, aimed: bool = False
 ) -> st.SearchStrategy[ToolCall]:
-    """Calls of `tool` (default: the `ToolSchema`'s name) whose arguments satisfy the schema."""
+    """Calls of `tool` (default: the `ToolSchema`'s name) whose arguments satisfy the schema
+    (see `arguments` for `hints` and `aimed`)."""
     name = _tool_name(schema, tool)
-    return arguments(schema, hints=hints).map(lambda args: ToolCall(tool=name, args=args))
+    return arguments(schema, hints=hints, aimed=aimed).map(
+        lambda args: ToolCall(tool=name, args=args)
+    )
 
 
 def _tool_name(schema: SchemaLike, tool: str | None) -> str:
@@ -718,8 +721,10 @@ def callers(
     grants = st.lists(st.sampled_from(patterns), max_size=4, unique=True)
     if granted is not None:
         covering = [p for p in patterns if _covers(p, granted)]
+        # Hypothesis prefers small choices, so the simplest caller holds the grant (index 0
+        # of the flag); about one in five does not.
         grants = st.tuples(st.sampled_from(covering), grants, st.integers(0, 4)).map(
-            lambda t: [t[0], *t[1]] if t[2] else t[1]
+            lambda t: list(dict.fromkeys([t[0], *t[1]])) if t[2] != 4 else t[1]
         )
     claims = st.dictionaries(
         st.sampled_from(["tenant", "role", "email", "department"]),
