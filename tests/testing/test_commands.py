@@ -134,3 +134,21 @@ def test_token_cases_run_against_a_scaffold_from_toolwall_init(
     status, out, err = run_cli("test", "--config", str(project / "toolwall.toml"))
     assert status == 0, out + err
     assert "3 passed, 0 failed" in out
+
+
+def test_a_file_naming_its_configuration_is_run_against_it(
+    run_cli: CliRunner, demo_copy: Path, tmp_path: Path
+) -> None:
+    replace_in(demo_copy / "rules/assistant.tw", "when args.limit > 100", "when args.limit > 10000")
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(
+        f"config: {demo_copy / 'toolwall.toml'}\n"
+        "cases:\n"
+        "  - name: capped\n"
+        "    caller: {sub: a, tools: [db.query]}\n"
+        "    call: {tool: db.query, args: {sql: s, limit: 500}}\n"
+        "    expect: rewrite\n"
+    )
+    status, out, _ = run_cli("test", "--config", str(ROOT / "toolwall.toml"), str(elsewhere))
+    assert status == 1, "the file's own (broken) policy was used, not --config"
+    assert "✗ capped" in out

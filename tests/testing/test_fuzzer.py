@@ -123,3 +123,21 @@ def test_a_counterexample_is_a_policy_test_that_reproduces_it(tmp_path: Any) -> 
     result = PolicyTestRunner(firewall).run(case)
     assert not result.passed and result.mismatches[0].actual == "allow"
     assert yaml.safe_load(text)[0]["call"]["tool"] == "email.send"
+
+
+def test_a_tool_whose_schema_admits_no_arguments_is_skipped_not_passed() -> None:
+    impossible = SchemaRegistry.from_dict(
+        {
+            "x.never": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "required": ["a"],
+                "not": {"required": ["a"]},
+            }
+        }
+    )
+    report = Fuzzer(Firewall(schemas=impossible), examples=20, seed=0).fuzz_tool("x.never")
+    assert report.failure is None
+    assert report.skipped is not None and report.skipped.startswith(
+        "could not generate schema-valid arguments"
+    )

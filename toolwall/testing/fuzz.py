@@ -118,6 +118,8 @@ class ToolReport:
 
     tool: str
     examples: int = 0
+    valid: int = 0
+    """Examples whose arguments satisfied the schema (so the rules saw them)."""
     failure: FuzzFailure | None = None
     skipped: str | None = None
 
@@ -276,12 +278,17 @@ class Fuzzer:
     def fuzz_tool(self, tool: str, on_example: Callable[[int], None] | None = None) -> ToolReport:
         """Search `tool` for a counterexample within the example budget; shrink what is found."""
         report = ToolReport(tool)
+        schema = self.firewall.schemas.get(tool)
 
         def broken(example: FuzzExample) -> bool:
             report.examples += 1
             if on_example is not None:
                 on_example(report.examples)
-            return self.check(example).violation is not None
+            outcome = self.check(example)
+            args = outcome.decision.original_args if outcome.decision else None
+            if schema is not None and isinstance(args, dict) and schema.is_valid(args):
+                report.valid += 1
+            return outcome.violation is not None
 
         try:
             found = find(
@@ -298,6 +305,9 @@ class Fuzzer:
                 random=Random(f"{self.seed}:{tool}"),
             )
         except NoSuchExample:
+            if report.valid == 0:
+                # Only malformed calls were tried: the rules were never exercised.
+                report.skipped = "could not generate schema-valid arguments for this tool"
             return report
         except Unsatisfiable as exc:
             report.skipped = f"could not generate examples: {exc}"

@@ -8,7 +8,6 @@ results recorded (so taint sources taint the session), then the case's call is d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from toolwall.audit import AuditLog
 from toolwall.config import Config
 from toolwall.engine import Firewall
 from toolwall.model import Action, Caller, Decision
-from toolwall.testing.cases import Expectation, PolicyTestCase, PolicyTestError, PolicyTestFile
+from toolwall.testing.cases import Expectation, PolicyTestCase, PolicyTestError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +59,6 @@ class PolicyTestRunner:
     def __init__(self, firewall: Firewall, *, key: Path | None = None) -> None:
         self.firewall = firewall
         self.key = key
-
-    def run_file(self, file: PolicyTestFile) -> Iterator[CaseResult]:
-        for case in file.cases:
-            yield self.run(case, key=file.key)
 
     def run(self, case: PolicyTestCase, *, key: Path | None = None) -> CaseResult:
         result = CaseResult(case)

@@ -721,11 +721,16 @@ def callers(
     grants = st.lists(st.sampled_from(patterns), max_size=4, unique=True)
     if granted is not None:
         covering = [p for p in patterns if _covers(p, granted)]
-        # Hypothesis prefers small choices, so the simplest caller holds the grant (index 0
-        # of the flag); about one in five does not.
-        grants = st.tuples(st.sampled_from(covering), grants, st.integers(0, 4)).map(
-            lambda t: list(dict.fromkeys([t[0], *t[1]])) if t[2] != 4 else t[1]
+        lacking = st.lists(
+            st.sampled_from([p for p in patterns if not _covers(p, granted)]),
+            max_size=4,
+            unique=True,
         )
+        holding = st.tuples(st.sampled_from(covering), grants).map(
+            lambda t: list(dict.fromkeys([t[0], *t[1]]))
+        )
+        # One caller in four lacks the grant; the simplest one holds it.
+        grants = st.integers(0, 3).flatmap(lambda i: lacking if i == 3 else holding)
     claims = st.dictionaries(
         st.sampled_from(["tenant", "role", "email", "department"]),
         st.sampled_from(group_names) | st.text(max_size=8) | st.integers(0, 10),
