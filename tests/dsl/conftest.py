@@ -21,7 +21,7 @@ def alice() -> Caller:
     return Caller(sub="alice", tools=("*",), groups=("eng",), authenticated=True)
 
 
-def firewall(schemas: SchemaRegistry, *files: str) -> Firewall:
+def firewall_for(schemas: SchemaRegistry, *files: str) -> Firewall:
     """A firewall over the demo schemas with rule texts `a.tw`, `b.tw`, ... in that order."""
     sources = [(f"{chr(ord('a') + i)}.tw", text) for i, text in enumerate(files)]
     return Firewall(schemas=schemas, rules=compile_sources(sources, schemas))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.dsl.conftest import ROOT, firewall
+from tests.dsl.conftest import ROOT, firewall_for
 from toolwall import Action, Caller, ReasonKind, ToolCall
 from toolwall.schemas import SchemaRegistry
 
@@ -18,7 +18,7 @@ def design_policy() -> str:
 
 
 def test_the_design_example_parses_and_checks(schemas: SchemaRegistry) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     policy = fw.rules
     names = [r.name for r in policy.rules]  # type: ignore[attr-defined]
     assert names == [
@@ -36,7 +36,7 @@ def test_the_design_example_parses_and_checks(schemas: SchemaRegistry) -> None:
 
 
 def test_shell_destructive(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     for command, action in [
         ("rm -rf /", Action.BLOCK),
         ("rm -fr /tmp/x", Action.ALLOW),  # the regex wants r before f, as written
@@ -51,7 +51,7 @@ def test_shell_destructive(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_files_in_workspace(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     for path, action in [
         ("/srv/workspace/notes.txt", Action.ALLOW),
         ("/srv/workspace", Action.ALLOW),
@@ -66,7 +66,7 @@ def test_files_in_workspace(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_mail_outside_company(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     mail = {"subject": "s", "body": "b"}
     inside = ToolCall(tool="email.send", args={"to": ["a@acme.test", "b@ACME-corp.test"], **mail})
     outside = ToolCall(tool="email.send", args={"to": ["a@acme.test", "x@evil.test"], **mail})
@@ -80,7 +80,7 @@ def test_mail_outside_company(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_cap_query_rows(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     d = fw.decide(
         ToolCall(tool="db.query", args={"sql": "select 1", "limit": 500, "debug": True}),
         caller=alice,
@@ -93,7 +93,7 @@ def test_cap_query_rows(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_hr_collection(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     call = ToolCall(tool="rag.search", args={"collection": "hr", "query": "salaries"})
     assert fw.decide(call, caller=alice).action is Action.BLOCK
     hr = Caller(sub="bob", tools=("*",), groups=("hr",))
@@ -103,7 +103,7 @@ def test_hr_collection(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_pay_after_untrusted(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, design_policy())
+    fw = firewall_for(schemas, design_policy())
     pay = ToolCall(
         tool="bank.transfer",
         args={"to_iban": "DE89370400440532013000", "amount": 10, "currency": "EUR"},

@@ -90,3 +90,20 @@ def test_toolwall_check_exit_2_on_a_broken_config(tmp_path: Path, commands: None
     config = tmp_path / "toolwall.toml"
     config.write_text("[policy]\nschemas = 3\n", encoding="utf-8")
     assert cli.main(["check", "--config", str(config)]) == 2
+
+
+def test_toolwall_check_shows_identity_warnings(
+    tmp_path: Path, commands: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.tw").write_text("rule r: on db.query block\n", encoding="utf-8")
+    config = _config(tmp_path, "r.tw")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + '[identity]\naudience = "toolwall"\nhs256_secret_env = "TW_SECRET"\n'
+        'algorithms = ["HS256"]\n',
+        encoding="utf-8",
+    )
+    assert cli.main(["check", "--config", str(config)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning: identity: hs256_secret_env is for local development only" in out
+    assert "0 errors, 1 warning" in out

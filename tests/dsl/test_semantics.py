@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.dsl.conftest import firewall
-from toolwall import Action, Caller, ReasonKind, ToolCall
+from tests.dsl.conftest import firewall_for
+from toolwall import Action, Caller, Firewall, ReasonKind, ToolCall
 from toolwall.dsl import compile_sources, compile_text, load_policy
 from toolwall.model import RuleVerdict
+from toolwall.policy import RuleEngine
 from toolwall.schemas import SchemaRegistry
 from toolwall.session import SessionState
 
@@ -19,7 +20,7 @@ def query(limit: int = 50, **more: object) -> ToolCall:
 
 
 def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule cap: on db.query when args.limit > 100 rewrite args.limit = 100 because "capped"
@@ -45,7 +46,7 @@ def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Call
 
 def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: Caller) -> None:
     # `exact` would fire on the rewritten value 100, but conditions never see rewrites.
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule cap: on db.query when args.limit > 100 rewrite args.limit = 100",
         'rule exact: on db.query when args.limit == 100 block because "exactly 100"',
@@ -58,7 +59,7 @@ def test_conditions_see_the_original_arguments(schemas: SchemaRegistry, alice: C
 def test_rewrite_values_are_computed_on_the_original_arguments(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule half: on db.query when args.limit > 100 rewrite args.limit = args.limit / 2 * 0 + 7",
         "rule dbg: on db.query when args.limit > 100 rewrite args.debug = args.limit > 1000",
@@ -71,17 +72,15 @@ def test_rewrites_apply_in_file_and_line_order(schemas: SchemaRegistry, alice: C
     first = "rule cap_a: on db.query when args.limit > 100 rewrite args.limit = 100"
     second = "rule cap_b: on db.query when args.limit > 100 rewrite args.limit = 50"
     for order in ([("a.tw", first), ("b.tw", second)], [("b.tw", second), ("a.tw", first)]):
-        from toolwall import Firewall
-
         fw = Firewall(schemas=schemas, rules=compile_sources(order, schemas))
         assert fw.decide(query(500), caller=alice).args["limit"] == 50  # type: ignore[index]
     same_file = f"{second}\n{first}"
-    fw = firewall(schemas, same_file)
+    fw = firewall_for(schemas, same_file)
     assert fw.decide(query(500), caller=alice).args["limit"] == 100  # type: ignore[index]
 
 
 def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule grow: on db.query when args.limit > 10 rewrite args.limit = args.limit * 1000",
     )
@@ -92,7 +91,7 @@ def test_invalid_rewrite_is_blocked_by_revalidation(schemas: SchemaRegistry, ali
 
 
 def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule lvl_block: on db.query when caller.claims.level > 3 block
@@ -124,14 +123,14 @@ def test_errors_fail_closed(schemas: SchemaRegistry) -> None:
 def test_has_is_the_only_safe_way_to_touch_a_missing_field(
     schemas: SchemaRegistry, alice: Caller
 ) -> None:
-    fw = firewall(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
+    fw = firewall_for(schemas, "rule dbg: on db.query when has(args.debug) and args.debug block")
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=False), caller=alice).action is Action.ALLOW
     assert fw.decide(query(5, debug=True), caller=alice).action is Action.BLOCK
 
 
 def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
+    fw = firewall_for(schemas, "rule r: on db.query when args.limit > 100 unless args.debug block")
     # `unless` would fail (no debug) but `when` is false: the rule does not fire.
     assert fw.decide(query(5), caller=alice).action is Action.ALLOW
     assert fw.decide(query(500, debug=True), caller=alice).action is Action.ALLOW
@@ -140,7 +139,7 @@ def test_unless_is_only_evaluated_when_when_holds(schemas: SchemaRegistry, alice
 
 
 def test_because_interpolation(schemas: SchemaRegistry) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "rule r: on db.query when args.limit > 100 block "
         'because "{caller.sub} asked for {args.limit} rows ({{max}} 100) in {tool}: {[1, true]}"',
@@ -151,7 +150,7 @@ def test_because_interpolation(schemas: SchemaRegistry) -> None:
 
 
 def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule burst: on email.send when count("email.*") >= 2 block because "burst"
@@ -172,7 +171,7 @@ def test_session_rules_count_and_called(schemas: SchemaRegistry, alice: Caller) 
 
 
 def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         "taint web.*, email.read\nrule pay: on bank.transfer when session.tainted block",
     )
@@ -186,7 +185,7 @@ def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
 
 
 def test_trace_lists_every_rule_considered(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         rule big: on db.query when args.limit > 100 block
@@ -221,6 +220,7 @@ def test_rules_are_indexed_by_tool(schemas: SchemaRegistry) -> None:
         """,
         schemas,
     )
+    assert isinstance(policy, RuleEngine)
     assert policy.rules_for("db.query") == ["a", "b", "d"]
     assert policy.rules_for("fs.read") == ["c", "d"]
     assert policy.rules_for("email.send") == []
@@ -243,7 +243,7 @@ def test_a_large_policy_costs_only_the_rules_of_the_called_tool(schemas: SchemaR
 
 
 def test_quantifiers_and_operators(schemas: SchemaRegistry, alice: Caller) -> None:
-    fw = firewall(
+    fw = firewall_for(
         schemas,
         """
         let company = ["acme.test"]
@@ -357,3 +357,54 @@ def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
     assert original == {"src": [1, {"k": [2]}]}
     assert verdict.args is not None
     assert verdict.args["copy"][1] is not original["src"][1]
+
+
+def test_rule_files_with_a_byte_order_mark_and_crlf_load(
+    tmp_path: Path, schemas: SchemaRegistry
+) -> None:
+    file = tmp_path / "win.tw"
+    file.write_bytes(b"\xef\xbb\xbfrule r:\r\n    on db.query\r\n    block # done\r\n")
+    assert load_policy([file], schemas).rules_for("db.query") == ["r"]
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it(schemas: SchemaRegistry) -> None:
+    import gc
+
+    collections: list[str] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    assert gc.isenabled()
+    gc.callbacks.append(record)
+    try:
+        # Thousands of allocations: with the collector on, it would run several times.
+        compile_text("let x = [" + "1, " * 5000 + "1]\nrule r: on db.query block", schemas)
+    finally:
+        gc.callbacks.remove(record)
+    assert collections == []
+    assert gc.isenabled()
+
+
+def test_rewrite_order_across_files_on_disk(
+    tmp_path: Path, schemas: SchemaRegistry, alice: Caller
+) -> None:
+    (tmp_path / "b_later.tw").write_text(
+        "rule to_50: on db.query when args.limit > 100 rewrite args.limit = 50\n", "utf-8"
+    )
+    (tmp_path / "a_first.tw").write_text(
+        "rule to_100: on db.query when args.limit > 100 rewrite args.limit = 100\n"
+        "rule no_debug: on db.query when has(args.debug) rewrite drop args.debug\n",
+        "utf-8",
+    )
+    for paths in ([tmp_path], [tmp_path / "b_later.tw", tmp_path / "a_first.tw"]):
+        fw = Firewall(schemas=schemas, rules=load_policy(paths, schemas))
+        d = fw.decide(query(500, debug=True), caller=alice)
+        assert d.action is Action.REWRITE
+        assert d.args == {"sql": "select 1", "limit": 50}
+        assert d.rules == ["to_100", "no_debug", "to_50"]
+        assert [r.location for r in d.reasons] == [
+            f"{tmp_path / 'a_first.tw'}:1:1",
+            f"{tmp_path / 'a_first.tw'}:2:1",
+            f"{tmp_path / 'b_later.tw'}:1:1",
+        ]

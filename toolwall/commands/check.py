@@ -31,6 +31,15 @@ def run(args: argparse.Namespace) -> int:
     for diagnostic in diagnostics:
         console.print(render(diagnostic), soft_wrap=True)
         console.print()
+    config_warnings = _config_warnings(config)
+    for warning in config_warnings:
+        console.print(
+            Text.assemble(
+                (str(args.config), "bold"), ": ", ("warning", "bold yellow"), ": ", warning
+            ),
+            soft_wrap=True,
+        )
+        console.print()
     errors = sum(1 for d in diagnostics if d.is_error)
     rules = sum(1 for m in modules for s in m.statements if type(s).__name__ == "Rule")
     style = "bold red" if errors else "bold green"
@@ -38,11 +47,26 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         Text.assemble(
             (f"check {verdict}: ", style),
-            f"{len(sources)} files, {rules} rules, {len(schemas)} tools; {summary(diagnostics)}",
+            f"{_count(len(sources), 'file')}, {_count(rules, 'rule')}, "
+            f"{_count(len(schemas), 'tool')}; "
+            f"{summary(diagnostics, len(config_warnings))}",
         ),
         soft_wrap=True,
     )
     return EXIT_FINDING if errors else EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _config_warnings(config: Config) -> list[str]:
+    """Settings that load but weaken the firewall (today: the `[identity]` section)."""
+    if config.identity is None:
+        return []
+    from toolwall.identity import identity_warnings
+
+    return identity_warnings(config.identity)
 
 
 def render(diagnostic: Diagnostic) -> Text:

@@ -130,7 +130,6 @@ class Checker:
             for stmt in module.statements:
                 if isinstance(stmt, ast.Rule | ast.Let):
                     loc = stmt.name_loc
-                    what = "rule" if isinstance(stmt, ast.Rule) else "let"
                     if stmt.name in ROOTS:
                         self.error(loc, f"`{stmt.name}` is a built-in name; choose another name")
                         continue
@@ -144,7 +143,6 @@ class Checker:
                     seen[stmt.name] = loc
                     if isinstance(stmt, ast.Let):
                         self._let_nodes[stmt.name] = stmt
-                    del what
 
     def _evaluate_lets(self) -> None:
         """`let` values are constants: literals, other lets, and builtins of constants."""

@@ -78,9 +78,9 @@ def sort_key(diagnostic: Diagnostic) -> tuple[str, int, int, str]:
     return (diagnostic.file, diagnostic.line, diagnostic.col, diagnostic.message)
 
 
-def summary(diagnostics: list[Diagnostic]) -> str:
+def summary(diagnostics: list[Diagnostic], more_warnings: int = 0) -> str:
     errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
+    warnings = len(diagnostics) - errors + more_warnings
     return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
 
 

@@ -5,6 +5,7 @@ where the text went wrong and what would have been valid there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from importlib import resources
@@ -483,6 +484,8 @@ _OPERATORS = {
     "`[`",
 }
 
+_WORD = re.compile(r'[^\s,#"(){}\[\]]+')
+
 # Characters people reach for from other languages.
 _CHAR_HINTS = {
     "&": "use `and` instead of `&&`",
@@ -615,6 +618,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
     if line <= 0:
         line, col = 1, 1
     message = _expected(exc)
+    if isinstance(exc, UnexpectedToken) and exc.token.type in ("NAME", "PATTERN"):
+        # Show the whole word as written (`fs.write`, not the `fs` the lexer fell back to).
+        start = exc.token.start_pos or 0
+        word = _WORD.match(text, start)
+        if word is not None and len(word.group()) > len(str(exc.token)):
+            message = message.replace(f"`{exc.token!s}`", f"`{word.group()}`", 1)
+            width = len(word.group())
     hint = None
     if isinstance(exc, UnexpectedCharacters):
         hint = _CHAR_HINTS.get(exc.char)
