@@ -8,7 +8,17 @@ decision.action   # Action.BLOCK
 decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the workspace'
 """
 
-from toolwall.approvals import ApprovalAnswer, ApprovalRequest, Approver, Callback, DenyAll
+from toolwall.approvals import (
+    ApprovalAnswer,
+    ApprovalError,
+    ApprovalRequest,
+    Approver,
+    Callback,
+    Console,
+    DenyAll,
+    SQLiteQueue,
+)
+from toolwall.audit import AuditLog, AuditSink, call_digest
 from toolwall.config import Config, Limits
 from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
 from toolwall.engine import Firewall
@@ -33,15 +43,19 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "ApprovalAnswer",
+    "ApprovalError",
     "ApprovalRequest",
     "Approver",
     "Assertion",
+    "AuditLog",
+    "AuditSink",
     "Blocked",
     "Callback",
     "Caller",
     "CompiledPolicy",
     "Config",
     "ConfigError",
+    "Console",
     "Decision",
     "DenyAll",
     "Diagnostic",
@@ -54,6 +68,7 @@ __all__ = [
     "ReasonKind",
     "RuleEngine",
     "RuleVerdict",
+    "SQLiteQueue",
     "SchemaLoadError",
     "SchemaRegistry",
     "SessionState",
@@ -64,5 +79,6 @@ __all__ = [
     "ToolwallError",
     "TraceEntry",
     "__version__",
+    "call_digest",
     "load_policy",
 ]

@@ -32,6 +32,9 @@ COMMANDS = [
     "toolwall.commands.demo",
     "toolwall.commands.init",
     "toolwall.commands.token",
+    "toolwall.commands.audit",
+    "toolwall.commands.approvals",
+    "toolwall.commands.mcp",
     "toolwall.commands.test",
     "toolwall.commands.fuzz",
 ]

@@ -146,6 +146,8 @@ class AuditConfig(_Section):
     redact_keys: list[str] = Field(default_factory=lambda: ["password", "token", "secret"])
     redact_paths: list[str] = Field(default_factory=list)
     on_failure: Literal["block", "allow"] = "block"
+    # fsync after every record: survives a power loss, at the cost of a disk flush per call.
+    fsync: bool = False
 
 
 class ApprovalsConfig(_Section):
@@ -174,9 +176,30 @@ class McpConfig(_Section):
     separator: str = Field(default="__", min_length=1)
     identity_header: str = "X-Toolwall-Identity"
     lock_file: Path = Path("toolwall.lock")
+    # Without a lock file the gateway pins definitions for the run only (and warns); with
+    # require_lock it refuses to start instead.
+    require_lock: bool = False
     elicitation: bool = True
     call_timeout_s: float = Field(default=60.0, gt=0)
     servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+
+    @field_validator("identity_header")
+    @classmethod
+    def _not_authorization(cls, value: str) -> str:
+        # The Authorization header belongs to the MCP transport (and often to the model's own
+        # credentials): it must never be taken as the caller's grant.
+        if value.strip().lower() in ("authorization", "proxy-authorization", "cookie", ""):
+            raise ValueError(f"{value!r} cannot carry the toolwall identity; use its own header")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _server_names(self) -> McpConfig:
+        for name in self.servers:
+            if not name or not all(c.isalnum() or c in "-_" for c in name):
+                raise ValueError(f"server name {name!r}: use letters, digits, '-' and '_'")
+            if self.separator in name:
+                raise ValueError(f"server name {name!r} contains the separator {self.separator!r}")
+        return self
 
 
 class Config(_Section):

@@ -342,13 +342,29 @@ class Firewall:
     ) -> bool:
         """Tell the firewall what a tool returned; taints the session if the tool is a taint source.
 
+        The result is audited as its SHA-256 and size. The tool has already run, so an audit
+        failure here is logged, not raised; the next decision's audit record fails closed.
         Returns whether the session is tainted afterwards.
         """
-        tool, _, _ = _unpack(call)
+        tool, _, call_id = _unpack(call)
         session_id = session if session is not None else (caller.session if caller else None)
         state = self.sessions.get(session_id)
-        if isinstance(tool, str) and self.rules.taints(tool):
+        taints = isinstance(tool, str) and self.rules.taints(tool)
+        if taints:
             state.taint(tool)
+        audit_result = getattr(self.audit, "record_result", None)
+        try:
+            if audit_result is not None:
+                audit_result(
+                    tool if isinstance(tool, str) else repr(tool),
+                    result,
+                    caller=caller or Caller.anonymous(),
+                    session=session_id,
+                    call_id=call_id,
+                    tainted=taints,
+                )
+        except Exception as exc:
+            logger.error("toolwall: audit record for a result of %s failed: %s", tool, exc)
         return state.tainted
 
     def request_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
@@ -358,9 +374,10 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self._settle(decision, answer)
+        return self.record_approval(decision, caller, answer)
 
     async def arequest_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
+        """`request_approval` for async code: the event loop runs on while a human answers."""
         request = ApprovalRequest(decision=decision, caller=caller)
         try:
             aapprove = getattr(self.approver, "aapprove", None)
@@ -373,14 +390,30 @@ class Firewall:
         except Exception as exc:
             logger.exception("toolwall: approver failed on decision %s", decision.id)
             answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self._settle(decision, answer)
+        return self.record_approval(decision, caller, answer)
 
-    def record_approval(self, decision: Decision, answer: ApprovalAnswer) -> ApprovalAnswer:
-        """Record an answer obtained outside the approver, for example through a framework's own
-        human-in-the-loop (a LangGraph interrupt): it counts like an approver's answer."""
-        return self._settle(decision, answer)
+    def record_approval(
+        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
+    ) -> ApprovalAnswer:
+        """Audit the answer to an escalated call and count an approved call in its session.
 
-    def _settle(self, decision: Decision, answer: ApprovalAnswer) -> ApprovalAnswer:
+        For integrations whose framework asks the human itself. An approval that cannot be
+        audited becomes a denial unless `[audit] on_failure = "allow"`. Returns the answer
+        that stands.
+        """
+        audit_approval = getattr(self.audit, "record_approval", None)
+        try:
+            if audit_approval is not None:
+                audit_approval(decision, caller, answer)
+        except Exception as exc:
+            logger.error("toolwall: audit record for approval of %s failed: %s", decision.id, exc)
+            if answer.approved and self.audit.on_failure != "allow":
+                answer = ApprovalAnswer(
+                    False,
+                    by="toolwall",
+                    note=f"the approval could not be audited: {exc}",
+                    approval_id=answer.approval_id,
+                )
         if answer.approved:
             self.sessions.get(decision.session).record_call(decision.tool, "approved")
         return answer

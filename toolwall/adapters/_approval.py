@@ -17,6 +17,9 @@ from toolwall.guard import _caller_of
 from toolwall.model import Action, Decision, Reason, ReasonKind, TraceEntry
 
 USED = "its approval was denied or has already been used"
+FRAMEWORK_APPROVAL = ApprovalAnswer(
+    True, by="framework", note="approved in the framework's own human-in-the-loop flow"
+)
 
 
 def framework_approved(
@@ -25,10 +28,11 @@ def framework_approved(
     """The framework reports an approval for `call_id`: the first use runs, later ones do not."""
     cache.set_approval(who.session, call_id, True)
     if cache.take_approval(who.session, call_id):
-        # `Firewall.request_approval` does this for the approver path; count() and called()
-        # rules see an approved call like an allowed one.
-        firewall.session(decision.session).record_call(decision.tool, "approved")
-        return approved(decision)
+        # As `Firewall.request_approval` does for the approver path: the answer is audited and
+        # count() and called() rules see the approved call; an unauditable approval is a denial.
+        caller = _caller_of(firewall, who.caller, who.token)
+        answer = firewall.record_approval(decision, caller, FRAMEWORK_APPROVAL)
+        return approved(decision) if answer.approved else denied(decision, answer)
     return refused(decision, USED)
 
 

@@ -188,13 +188,12 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         if answer is None:
             return decision
         if call.id is None:
+            answer = self._record_answer(decision, who, answer)
             approved = answer.approved
-            if approved:
-                self.firewall.record_approval(decision, answer)
         else:
             taken = self.cache.take_approval(who.session, call.id)
             if taken is None:  # first answer for this call
-                self.firewall.record_approval(decision, answer)
+                answer = self._record_answer(decision, who, answer)
                 self.cache.set_approval(who.session, call.id, answer.approved)
                 if not answer.approved:
                     self._remember_denial(who.session, call.id, answer)
@@ -205,6 +204,17 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         if approved:
             return decision
         return _denied(decision, answer)
+
+    def _record_answer(
+        self, decision: Decision, who: _context.Identity, answer: ApprovalAnswer
+    ) -> ApprovalAnswer:
+        """Audit an interrupt's answer and count an approval in the session (the approver path
+        was recorded by `Firewall.request_approval`). Returns the answer that stands: an
+        approval the audit could not record is a denial."""
+        if self.escalation != "interrupt":
+            return answer
+        caller = _caller_of(self.firewall, who.caller, who.token)
+        return self.firewall.record_approval(decision, caller, answer)
 
     def _remember_denial(self, session: str | None, call_id: str, answer: ApprovalAnswer) -> None:
         # Kept so that a hook firing again for a denied call repeats the approver's reason; as
