@@ -6,7 +6,7 @@ CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
 CODE   := $(wildcard toolwall tests benchmarks examples)
 
-.PHONY: demo test lint format bench examples clean
+.PHONY: demo test fuzz lint format bench examples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'
@@ -31,6 +31,10 @@ lint: $(DEV)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Search every tool for a call the demo policy gets wrong (prints a test case if it finds one).
+fuzz: $(CORE)
+	$(BIN)/toolwall fuzz --config toolwall.toml
 
 format: $(DEV)
 	$(BIN)/ruff format $(CODE)
