@@ -3,13 +3,14 @@
 `openai_agents_example.py` and `pydantic_ai_example.py` give the same three tools to an agent
 whose scripted model first calls all three at once (allow, block, rewrite), then sends two mails
 outside the company (two escalations: one approved, one rejected). This module holds what does not
-depend on the framework: the tools, the firewall with its development identity provider, the
-mails, and the check of what really ran.
+depend on the framework: the tools, the model's script, the firewall with its development
+identity provider, and the check of what really ran.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from toolwall import Firewall
 from toolwall.devkeys import generate_private_key, mint_token
@@ -27,6 +28,21 @@ RAN: list[tuple[str, object]] = []
 COLLEAGUE = {"to": ["bob@acme.test"], "subject": "Lunch", "body": "Noon?"}
 OUTSIDER = {"to": ["eve@elsewhere.test"], "subject": "Numbers", "body": "Q3 figures"}
 STRANGER = {"to": ["mallory@evil.test"], "subject": "Passwords", "body": "all of them"}
+
+# What the scripted model 'decides', turn by turn, as (tool, arguments, call id): first three
+# calls at once, then two mails outside the company. Then it says LAST_WORD.
+TURNS: list[list[tuple[str, dict[str, Any], str]]] = [
+    [
+        ("email_send", COLLEAGUE, "call-allow"),
+        ("shell_run", {"command": "rm -rf /srv"}, "call-block"),
+        ("db_query", {"sql": "select * from orders", "limit": 5000, "debug": True}, "call-rewrite"),
+    ],
+    [
+        ("email_send", OUTSIDER, "call-escalate-yes"),
+        ("email_send", STRANGER, "call-escalate-no"),
+    ],
+]
+LAST_WORD = "All done."
 
 
 # The tools, as plain functions: each example registers them with its framework.

@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from agents import Agent, RunConfig, Runner, function_tool
+from agents.testing import ScriptedModel, assistant_message, function_call
+
+from toolwall.adapters.openai_agents import ToolwallGuard
+
 from _shared import (
-    COLLEAGUE,
+    LAST_WORD,
     NAMES,
-    OUTSIDER,
-    STRANGER,
+    TURNS,
     approves,
     check_what_ran,
     db_query,
@@ -24,35 +28,18 @@ from _shared import (
     firewall_and_token,
     shell_run,
 )
-from agents import Agent, RunConfig, Runner, function_tool
-from agents.testing import ScriptedModel, assistant_message, function_call
-
-from toolwall.adapters.openai_agents import ToolwallGuard
 
 # The scenario's tools (see _shared.py) as Agents SDK function tools.
 TOOLS = [function_tool(email_send), function_tool(db_query), function_tool(shell_run)]
 
 
 def script() -> ScriptedModel:
-    """What the model 'decides': first three calls at once, then two mails outside the company."""
-    return ScriptedModel(
-        [
-            [
-                function_call("email_send", COLLEAGUE, call_id="call-allow"),
-                function_call("shell_run", {"command": "rm -rf /srv"}, call_id="call-block"),
-                function_call(
-                    "db_query",
-                    {"sql": "select * from orders", "limit": 5000, "debug": True},
-                    call_id="call-rewrite",
-                ),
-            ],
-            [
-                function_call("email_send", OUTSIDER, call_id="call-escalate-yes"),
-                function_call("email_send", STRANGER, call_id="call-escalate-no"),
-            ],
-            [assistant_message("All done.")],
-        ]
-    )
+    """The model's script (see _shared.py) as the SDK's scripted model."""
+    turns = [
+        [function_call(tool, args, call_id=call_id) for tool, args, call_id in turn]
+        for turn in TURNS
+    ]
+    return ScriptedModel([*turns, [assistant_message(LAST_WORD)]])
 
 
 def show_outputs(model: ScriptedModel, shown: set[str]) -> None:

@@ -12,18 +12,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from _shared import (
-    COLLEAGUE,
-    NAMES,
-    OUTSIDER,
-    STRANGER,
-    approves,
-    check_what_ran,
-    db_query,
-    email_send,
-    firewall_and_token,
-    shell_run,
-)
 from pydantic_ai import Agent
 from pydantic_ai.messages import (
     ModelMessage,
@@ -38,6 +26,18 @@ from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDen
 
 from toolwall.adapters.pydantic_ai import ToolwallCapability
 
+from _shared import (
+    LAST_WORD,
+    NAMES,
+    TURNS,
+    approves,
+    check_what_ran,
+    db_query,
+    email_send,
+    firewall_and_token,
+    shell_run,
+)
+
 
 @dataclass
 class Deps:
@@ -48,25 +48,16 @@ class Deps:
 
 
 def scripted_model() -> FunctionModel:
-    """First three calls at once, then two mails outside the company, then a last word.
+    """The model's script (see _shared.py) as a `FunctionModel`.
 
     Before answering, the model prints the tool results it was sent: what it reads back.
     """
     turns: list[list[ToolCallPart] | str] = [
-        [
-            ToolCallPart("email_send", COLLEAGUE, tool_call_id="call-allow"),
-            ToolCallPart("shell_run", {"command": "rm -rf /srv"}, tool_call_id="call-block"),
-            ToolCallPart(
-                "db_query",
-                {"sql": "select * from orders", "limit": 5000, "debug": True},
-                tool_call_id="call-rewrite",
-            ),
-        ],
-        [
-            ToolCallPart("email_send", OUTSIDER, tool_call_id="call-escalate-yes"),
-            ToolCallPart("email_send", STRANGER, tool_call_id="call-escalate-no"),
-        ],
-        "All done.",
+        *(
+            [ToolCallPart(tool, args, tool_call_id=call_id) for tool, args, call_id in turn]
+            for turn in TURNS
+        ),
+        LAST_WORD,
     ]
 
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
