@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.config)
     schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
-    sources = read_sources(config.resolve(p) for p in config.policy.rule_paths)
+    sources = read_sources(
+        (config.resolve(p) for p in config.policy.rule_paths), base=config.base_dir
+    )
     diagnostics, modules, _ = check_sources(sources, schemas)
     for diagnostic in diagnostics:
         console.print(render(diagnostic), soft_wrap=True)

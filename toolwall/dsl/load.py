@@ -31,7 +31,9 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(found, key=lambda p: str(p))
 
 
-def read_sources(paths: Iterable[Path]) -> list[tuple[str, str]]:
+def read_sources(paths: Iterable[Path], base: Path | None = None) -> list[tuple[str, str]]:
+    """(name, text) of each rule file. A file inside `base` is named relative to it, so that
+    locations read `rules/assistant.tw:16:1` wherever the policy folder lives."""
     sources = []
     for file in rule_files(paths):
         try:
@@ -41,8 +43,17 @@ def read_sources(paths: Iterable[Path]) -> list[tuple[str, str]]:
             raise PolicyError(f"{file}: not UTF-8 text") from None
         except OSError as exc:
             raise PolicyError(f"{file}: cannot read: {exc.strerror or exc}") from None
-        sources.append((str(file), text))
+        sources.append((_display_name(file, base), text))
     return sources
+
+
+def _display_name(file: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return file.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(file)
 
 
 def check_sources(
@@ -132,13 +143,16 @@ def _compile_sources(sources: list[tuple[str, str]], schemas: SchemaRegistry) ->
     )
 
 
-def load_policy(paths: Iterable[Path | str], schemas: SchemaRegistry) -> CompiledPolicy:
+def load_policy(
+    paths: Iterable[Path | str], schemas: SchemaRegistry, base: Path | None = None
+) -> CompiledPolicy:
     """Load the `.tw` files (or folders of them) at `paths` into a compiled policy.
 
     Files are read in sorted order. Raises `PolicyError` with every diagnostic when anything is
-    wrong; warnings are kept in `policy.warnings`.
+    wrong; warnings are kept in `policy.warnings`. Files inside `base` (the configuration's
+    folder, when loaded from `toolwall.toml`) are named relative to it in locations.
     """
-    return compile_sources(read_sources(Path(p) for p in paths), schemas)
+    return compile_sources(read_sources((Path(p) for p in paths), base), schemas)
 
 
 def compile_text(
