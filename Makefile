@@ -9,7 +9,7 @@ CODE   := $(wildcard toolwall tests benchmarks examples)
 BENCH_VENV := .venv-bench
 BENCH      := $(BENCH_VENV)/.bench-installed
 
-.PHONY: demo test lint format bench examples clean
+.PHONY: demo test fuzz lint format bench examples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'
@@ -34,6 +34,10 @@ lint: $(DEV)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Search every tool for a call the demo policy gets wrong (prints a test case if it finds one).
+fuzz: $(CORE)
+	$(BIN)/toolwall fuzz --config toolwall.toml
 
 format: $(DEV)
 	$(BIN)/ruff format $(CODE)

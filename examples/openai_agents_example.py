@@ -10,73 +10,36 @@ token signed by a throw-away development key.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from toolwall import Firewall
 from toolwall.adapters.openai_agents import ToolwallGuard
-from toolwall.devkeys import generate_private_key, mint_token
-from toolwall.identity import JWTVerifier
 
-ROOT = Path(__file__).resolve().parents[1]
+from _shared import (
+    LAST_WORD,
+    NAMES,
+    TURNS,
+    approves,
+    check_what_ran,
+    db_query,
+    email_send,
+    firewall_and_token,
+    shell_run,
+)
 
-# Provider APIs refuse dots in tool names; the policy names tools with them.
-# What really ran, checked at the end: the example fails loudly if enforcement breaks.
-RAN: list[tuple[str, object]] = []
-
-NAMES = {"email_send": "email.send", "db_query": "db.query", "shell_run": "shell.run"}
-
-
-@function_tool
-def email_send(to: list[str], subject: str, body: str) -> str:
-    """Send an email."""
-    RAN.append(("email_send", to))
-    print(f"    [tool] email_send ran: to={to}")
-    return f"sent to {', '.join(to)}"
-
-
-@function_tool
-def db_query(sql: str, limit: int, debug: bool = False) -> str:
-    """Run a read-only SQL query."""
-    RAN.append(("db_query", limit))
-    print(f"    [tool] db_query ran: sql={sql!r} limit={limit} debug={debug}")
-    return f"{limit} rows"
-
-
-@function_tool
-def shell_run(command: str) -> str:
-    """Run a shell command."""
-    RAN.append(("shell_run", command))
-    print(f"    [tool] shell_run ran: {command!r}")  # never printed below: the call is blocked
-    return "done"
+# The scenario's tools (see _shared.py) as Agents SDK function tools.
+TOOLS = [function_tool(email_send), function_tool(db_query), function_tool(shell_run)]
 
 
 def script() -> ScriptedModel:
-    """What the model 'decides': first three calls at once, then two mails outside the company."""
-    colleague = {"to": ["bob@acme.test"], "subject": "Lunch", "body": "Noon?"}
-    outsider = {"to": ["eve@elsewhere.test"], "subject": "Numbers", "body": "Q3 figures"}
-    stranger = {"to": ["mallory@evil.test"], "subject": "Passwords", "body": "all of them"}
-    return ScriptedModel(
-        [
-            [
-                function_call("email_send", colleague, call_id="call-allow"),
-                function_call("shell_run", {"command": "rm -rf /srv"}, call_id="call-block"),
-                function_call(
-                    "db_query",
-                    {"sql": "select * from orders", "limit": 5000, "debug": True},
-                    call_id="call-rewrite",
-                ),
-            ],
-            [
-                function_call("email_send", outsider, call_id="call-escalate-yes"),
-                function_call("email_send", stranger, call_id="call-escalate-no"),
-            ],
-            [assistant_message("All done.")],
-        ]
-    )
+    """The model's script (see _shared.py) as the SDK's scripted model."""
+    turns = [
+        [function_call(tool, args, call_id=call_id) for tool, args, call_id in turn]
+        for turn in TURNS
+    ]
+    return ScriptedModel([*turns, [assistant_message(LAST_WORD)]])
 
 
 def show_outputs(model: ScriptedModel, shown: set[str]) -> None:
@@ -90,26 +53,12 @@ def show_outputs(model: ScriptedModel, shown: set[str]) -> None:
 
 
 async def main() -> None:
-    # A development identity provider and the firewall that trusts it.
-    key = generate_private_key()
-    firewall = Firewall.from_config(
-        ROOT / "toolwall.toml",
-        identity=JWTVerifier.from_public_key(key.public_key(), audience="toolwall"),
-    )
-    token = mint_token(
-        key,
-        sub="alice",
-        tools=["email.*", "db.query", "shell.run"],
-        ttl_s=600,
-        audience="toolwall",
-        session="thread-42",
-    )
+    # A development identity provider, the firewall that trusts it, and a token for alice.
+    firewall, token = firewall_and_token(session="thread-42")
 
     guard = ToolwallGuard(firewall, names=NAMES)
     model = script()
-    agent = guard.agent(
-        Agent(name="assistant", model=model, tools=[email_send, db_query, shell_run])
-    )
+    agent = guard.agent(Agent(name="assistant", model=model, tools=TOOLS))
     # The identity travels in the application's run context, never in the conversation.
     context: dict[str, Any] = {"toolwall_token": token}
     config = RunConfig(tracing_disabled=True)
@@ -125,7 +74,7 @@ async def main() -> None:
         assert decision is not None
         to = decision.args["to"] if decision.args else "?"
         print(f"  approval needed for {item.raw_item.call_id} (to {to}): {decision.reason}")
-        if to == ["eve@elsewhere.test"]:
+        if approves(to):
             print("    -> approved")
             state.approve(item)
         else:
@@ -136,13 +85,7 @@ async def main() -> None:
     result = await Runner.run(agent, state, context=context, run_config=config)
     show_outputs(model, shown)
     print(f"final output: {result.final_output}")
-    expected = [
-        ("email_send", ["bob@acme.test"]),  # allowed
-        ("db_query", 100),  # rewritten: the row limit capped; shell_run was blocked
-        ("email_send", ["eve@elsewhere.test"]),  # escalated and approved; mallory's rejected
-    ]
-    # Tools of one turn run concurrently, so compare without their order.
-    assert sorted(map(repr, RAN)) == sorted(map(repr, expected)), RAN
+    check_what_ran()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import (
@@ -25,18 +24,19 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDenied
 
-from toolwall import Firewall
 from toolwall.adapters.pydantic_ai import ToolwallCapability
-from toolwall.devkeys import generate_private_key, mint_token
-from toolwall.identity import JWTVerifier
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# Provider APIs refuse dots in tool names; the policy names tools with them.
-# What really ran, checked at the end: the example fails loudly if enforcement breaks.
-RAN: list[tuple[str, object]] = []
-
-NAMES = {"email_send": "email.send", "db_query": "db.query", "shell_run": "shell.run"}
+from _shared import (
+    LAST_WORD,
+    NAMES,
+    TURNS,
+    approves,
+    check_what_ran,
+    db_query,
+    email_send,
+    firewall_and_token,
+    shell_run,
+)
 
 
 @dataclass
@@ -48,28 +48,16 @@ class Deps:
 
 
 def scripted_model() -> FunctionModel:
-    """First three calls at once, then two mails outside the company, then a last word.
+    """The model's script (see _shared.py) as a `FunctionModel`.
 
     Before answering, the model prints the tool results it was sent: what it reads back.
     """
-    colleague = {"to": ["bob@acme.test"], "subject": "Lunch", "body": "Noon?"}
-    outsider = {"to": ["eve@elsewhere.test"], "subject": "Numbers", "body": "Q3 figures"}
-    stranger = {"to": ["mallory@evil.test"], "subject": "Passwords", "body": "all of them"}
     turns: list[list[ToolCallPart] | str] = [
-        [
-            ToolCallPart("email_send", colleague, tool_call_id="call-allow"),
-            ToolCallPart("shell_run", {"command": "rm -rf /srv"}, tool_call_id="call-block"),
-            ToolCallPart(
-                "db_query",
-                {"sql": "select * from orders", "limit": 5000, "debug": True},
-                tool_call_id="call-rewrite",
-            ),
-        ],
-        [
-            ToolCallPart("email_send", outsider, tool_call_id="call-escalate-yes"),
-            ToolCallPart("email_send", stranger, tool_call_id="call-escalate-no"),
-        ],
-        "All done.",
+        *(
+            [ToolCallPart(tool, args, tool_call_id=call_id) for tool, args, call_id in turn]
+            for turn in TURNS
+        ),
+        LAST_WORD,
     ]
 
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -94,39 +82,15 @@ def build_agent(toolwall: ToolwallCapability) -> Agent[Deps, str | DeferredToolR
         capabilities=[toolwall],
     )
 
-    @agent.tool_plain
-    def email_send(to: list[str], subject: str, body: str) -> str:
-        """Send an email."""
-        RAN.append(("email_send", to))
-        print(f"    [tool] email_send ran: to={to}")
-        return f"sent to {', '.join(to)}"
-
-    @agent.tool_plain
-    def db_query(sql: str, limit: int, debug: bool = False) -> str:
-        """Run a read-only SQL query."""
-        RAN.append(("db_query", limit))
-        print(f"    [tool] db_query ran: sql={sql!r} limit={limit} debug={debug}")
-        return f"{limit} rows"
-
-    @agent.tool_plain
-    def shell_run(command: str) -> str:
-        """Run a shell command."""
-        RAN.append(("shell_run", command))
-        print(f"    [tool] shell_run ran: {command!r}")  # never printed: the call is blocked
-        return "done"
-
+    # The scenario's tools (see _shared.py) as plain Pydantic AI tools.
+    for tool in (email_send, db_query, shell_run):
+        agent.tool_plain(tool)
     return agent
 
 
 async def main() -> None:
-    key = generate_private_key()
-    firewall = Firewall.from_config(
-        ROOT / "toolwall.toml",
-        identity=JWTVerifier.from_public_key(key.public_key(), audience="toolwall"),
-    )
-    token = mint_token(
-        key, sub="alice", tools=["email.*", "db.query", "shell.run"], ttl_s=600, audience="toolwall"
-    )
+    # A development identity provider, the firewall that trusts it, and a token for alice.
+    firewall, token = firewall_and_token()
     toolwall = ToolwallCapability(firewall, names=NAMES)
     agent = build_agent(toolwall)
     # The identity travels in the run's dependencies, never in the conversation.
@@ -142,7 +106,7 @@ async def main() -> None:
         why = requests.metadata[pending.tool_call_id]["toolwall"]
         to = why["args"]["to"]
         print(f"  approval needed for {pending.tool_call_id} (to {to}): {why['reason']}")
-        if to == ["eve@elsewhere.test"]:
+        if approves(to):
             print("    -> approved")
             answers[pending.tool_call_id] = True
         else:
@@ -156,13 +120,7 @@ async def main() -> None:
         deferred_tool_results=DeferredToolResults(approvals=answers),
     )
     print(f"final output: {result.output}")
-    expected = [
-        ("email_send", ["bob@acme.test"]),  # allowed
-        ("db_query", 100),  # rewritten: the row limit capped; shell_run was blocked
-        ("email_send", ["eve@elsewhere.test"]),  # escalated and approved; mallory's rejected
-    ]
-    # Tools of one turn run concurrently, so compare without their order.
-    assert sorted(map(repr, RAN)) == sorted(map(repr, expected)), RAN
+    check_what_ran()
 
 
 if __name__ == "__main__":

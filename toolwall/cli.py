@@ -35,6 +35,8 @@ COMMANDS = [
     "toolwall.commands.audit",
     "toolwall.commands.approvals",
     "toolwall.commands.mcp",
+    "toolwall.commands.test",
+    "toolwall.commands.fuzz",
 ]
 
 console = Console(highlight=False)

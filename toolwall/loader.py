@@ -20,7 +20,9 @@ def build_parts(config: Config, schemas: SchemaRegistry | None = None) -> dict[s
 
     if schemas is None:
         schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
-    rules = load_policy([config.resolve(p) for p in config.policy.rule_paths], schemas)
+    rules = load_policy(
+        [config.resolve(p) for p in config.policy.rule_paths], schemas, base=config.base_dir
+    )
     parts: dict[str, Any] = {
         "schemas": schemas,
         "rules": rules,

@@ -13,6 +13,7 @@ from toolwall.dsl import ParseError, compile_sources, parse_text
 from toolwall.dsl.parser import KEYWORDS
 from toolwall.errors import PolicyError
 from toolwall.schemas import SchemaRegistry
+from toolwall.session import SessionState
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -201,3 +202,104 @@ def test_a_block_rule_with_a_true_condition_always_blocks(args: dict[str, Any]) 
     )
     assert d.action is Action.BLOCK
     assert "r2" in d.rules
+
+
+# Expressions built from the grammar's pieces, well-formed or not, so that generated policies
+# reach the checker and the compiler rather than stopping at the first token.
+atoms = st.sampled_from(
+    [
+        "args.n",
+        "args.s",
+        "args.items",
+        "args.items[0]",
+        'args["odd-key"]',
+        "args.nope",
+        "args.n.deeper",
+        "caller.groups",
+        "caller.claims.x",
+        "caller.nope",
+        "session.tainted",
+        "session.calls",
+        "tool",
+        "big",
+        "unknown",
+        '"text"',
+        "3",
+        "-2.5",
+        "true",
+        "null",
+        '[1, "a"]',
+        "/a+/i",
+        "/(/",
+        "/a/x",
+        'count("t.*")',
+        'called("zzz")',
+        "len(args.s)",
+        "has(args.n)",
+        "has(1)",
+        "path(args.s)",
+        "host(3)",
+        'replace(args.s, /a/, "b")',
+        'replace(args.s, "a", "b")',
+        "lower()",
+        "nosuch(1)",
+    ]
+)
+operators = st.sampled_from(
+    [
+        "and",
+        "or",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "in",
+        "not in",
+        "matches",
+        "contains",
+        "under",
+        "+",
+        "*",
+        "/",
+    ]
+)
+
+
+def _combine(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(inner, operators, inner).map(" ".join),
+        inner.map(lambda e: f"not ({e})"),
+        inner.map(lambda e: f"any v in args.items: {e}"),
+        inner.map(lambda e: f"all v in {e}: v == 1"),
+    )
+
+
+expressions = st.recursive(atoms, _combine, max_leaves=6)
+actions = st.one_of(
+    st.sampled_from(["block", "escalate", "rewrite drop args.s", "rewrite drop args.n.x"]),
+    expressions.map(lambda e: f"rewrite args.n = {e}"),
+)
+rule_texts = st.tuples(
+    st.sampled_from(["t.run", "t.*", "nope", "t.run, t.*"]),
+    expressions,
+    st.one_of(st.just(""), expressions.map(lambda e: f"unless {e}")),
+    actions,
+    st.sampled_from(["", 'because "x {args.n} {len(args.s)}"', 'because "{nosuch}"']),
+).map(lambda p: f"let big = 10\nrule r: on {p[0]} when {p[1]} {p[2]} {p[3]} {p[4]}")
+
+
+@SETTINGS
+@given(rule_texts, run_args)
+def test_loading_raises_only_policy_errors_and_decisions_never_raise(
+    text: str, args: dict[str, Any]
+) -> None:
+    try:
+        policy = compile_sources([("gen.tw", text)], SCHEMAS)
+    except PolicyError as exc:
+        assert exc.diagnostics
+        return
+    verdict = policy.evaluate("t.run", args, ANYONE, SessionState())
+    assert verdict.action in tuple(Action)
+    for entry in verdict.trace:
+        if entry.outcome == "error":
+            assert entry.action in (Action.BLOCK, Action.ESCALATE)

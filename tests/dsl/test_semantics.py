@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.dsl.conftest import firewall_for
-from toolwall import Action, Caller, ReasonKind, ToolCall
+from toolwall import Action, Caller, Firewall, ReasonKind, ToolCall
 from toolwall.dsl import compile_sources, compile_text, load_policy
 from toolwall.model import RuleVerdict
+from toolwall.policy import RuleEngine
 from toolwall.schemas import SchemaRegistry
 from toolwall.session import SessionState
 
@@ -71,8 +72,6 @@ def test_rewrites_apply_in_file_and_line_order(schemas: SchemaRegistry, alice: C
     first = "rule cap_a: on db.query when args.limit > 100 rewrite args.limit = 100"
     second = "rule cap_b: on db.query when args.limit > 100 rewrite args.limit = 50"
     for order in ([("a.tw", first), ("b.tw", second)], [("b.tw", second), ("a.tw", first)]):
-        from toolwall import Firewall
-
         fw = Firewall(schemas=schemas, rules=compile_sources(order, schemas))
         assert fw.decide(query(500), caller=alice).args["limit"] == 50  # type: ignore[index]
     same_file = f"{second}\n{first}"
@@ -221,6 +220,7 @@ def test_rules_are_indexed_by_tool(schemas: SchemaRegistry) -> None:
         """,
         schemas,
     )
+    assert isinstance(policy, RuleEngine)
     assert policy.rules_for("db.query") == ["a", "b", "d"]
     assert policy.rules_for("fs.read") == ["c", "d"]
     assert policy.rules_for("email.send") == []
@@ -357,3 +357,64 @@ def test_rewritten_arguments_share_nothing_with_the_originals() -> None:
     assert original == {"src": [1, {"k": [2]}]}
     assert verdict.args is not None
     assert verdict.args["copy"][1] is not original["src"][1]
+
+
+def test_rule_files_with_a_byte_order_mark_and_crlf_load(
+    tmp_path: Path, schemas: SchemaRegistry
+) -> None:
+    file = tmp_path / "win.tw"
+    file.write_bytes(b"\xef\xbb\xbfrule r:\r\n    on db.query\r\n    block # done\r\n")
+    assert load_policy([file], schemas).rules_for("db.query") == ["r"]
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it(schemas: SchemaRegistry) -> None:
+    import gc
+
+    collections: list[str] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    assert gc.isenabled()
+    gc.callbacks.append(record)
+    try:
+        # Thousands of allocations: with the collector on, it would run several times.
+        compile_text("let x = [" + "1, " * 5000 + "1]\nrule r: on db.query block", schemas)
+    finally:
+        gc.callbacks.remove(record)
+    assert collections == []
+    assert gc.isenabled()
+
+
+def test_rewrite_order_across_files_on_disk(
+    tmp_path: Path, schemas: SchemaRegistry, alice: Caller
+) -> None:
+    (tmp_path / "b_later.tw").write_text(
+        "rule to_50: on db.query when args.limit > 100 rewrite args.limit = 50\n", "utf-8"
+    )
+    (tmp_path / "a_first.tw").write_text(
+        "rule to_100: on db.query when args.limit > 100 rewrite args.limit = 100\n"
+        "rule no_debug: on db.query when has(args.debug) rewrite drop args.debug\n",
+        "utf-8",
+    )
+    for paths in ([tmp_path], [tmp_path / "b_later.tw", tmp_path / "a_first.tw"]):
+        fw = Firewall(schemas=schemas, rules=load_policy(paths, schemas))
+        d = fw.decide(query(500, debug=True), caller=alice)
+        assert d.action is Action.REWRITE
+        assert d.args == {"sql": "select 1", "limit": 50}
+        assert d.rules == ["to_100", "no_debug", "to_50"]
+        assert [r.location for r in d.reasons] == [
+            f"{tmp_path / 'a_first.tw'}:1:1",
+            f"{tmp_path / 'a_first.tw'}:2:1",
+            f"{tmp_path / 'b_later.tw'}:1:1",
+        ]
+
+
+def test_because_expressions_may_contain_braces_in_strings() -> None:
+    open_schema = SchemaRegistry.from_dict({"t.run": {"type": "object"}})
+    policy = compile_text(
+        'rule r: on t.run when true block because "got {args[\\"a}b\\"]} and {{literal}}"',
+        open_schema,
+    )
+    verdict = policy.evaluate("t.run", {"a}b": "value"}, Caller(), SessionState())
+    assert verdict.reasons[0].message == "got value and {literal}"

@@ -101,9 +101,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolResult],
     ) -> ToolResult:
-        who = _identity(request)
-        call = _tool_call(request)
-        decision = self.cache.decide(call, caller=who.caller, token=who.token, session=who.session)
+        who, call, decision = self._decided(request)
         if decision.action is Action.ESCALATE:
             answer: ApprovalAnswer | None
             if self.escalation == "interrupt":
@@ -122,9 +120,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
-        who = _identity(request)
-        call = _tool_call(request)
-        decision = self.cache.decide(call, caller=who.caller, token=who.token, session=who.session)
+        who, call, decision = self._decided(request)
         if decision.action is Action.ESCALATE:
             answer: ApprovalAnswer | None
             if self.escalation == "interrupt":
@@ -137,6 +133,13 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         result = await handler(_with_args(request, decision))
         self._record(decision, call, who, result)
         return result
+
+    def _decided(self, request: ToolCallRequest) -> tuple[_context.Identity, ToolCall, Decision]:
+        """Who asks (from the graph's config, never the model), the call, and its decision."""
+        who = _identity(request)
+        call = _tool_call(request)
+        decision = self.cache.decide(call, caller=who.caller, token=who.token, session=who.session)
+        return who, call, decision
 
     # -- escalation -----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from agents import Agent, FunctionTool, RunContextWrapper, Tool
 from agents.items import ToolApprovalItem
@@ -44,8 +44,8 @@ from agents.tool_guardrails import (
 )
 
 from toolwall.adapters._approval import ask_approver, framework_approved, refused
-from toolwall.adapters._context import IdentitySource, ToolNames, identity_of, name_mapper
-from toolwall.adapters._once import DecisionCache
+from toolwall.adapters._base import Approvals, FrameworkAdapter
+from toolwall.adapters._context import IdentitySource, ToolNames, identity_of
 from toolwall.config import Limits
 from toolwall.context import Identity
 from toolwall.engine import Firewall
@@ -54,7 +54,6 @@ from toolwall.normalize import InputRejected, parse_arguments
 
 __all__ = ["ToolwallGuard", "guard_agent", "guard_tools"]
 
-Approvals = Literal["framework", "approver"]
 NeedsApproval = Callable[[RunContextWrapper[Any], dict[str, Any], str], Awaitable[bool]]
 
 # A call id no model produces: an approval that also covers it was given with
@@ -62,7 +61,7 @@ NeedsApproval = Callable[[RunContextWrapper[Any], dict[str, Any], str], Awaitabl
 _PROBE_CALL_ID = "toolwall:probe:any-other-call"
 
 
-class ToolwallGuard:
+class ToolwallGuard(FrameworkAdapter):
     """Puts a `Firewall` in front of Agents SDK function tools.
 
     One guard holds one decision cache: wrap every tool of an agent with the same guard, and keep
@@ -72,23 +71,6 @@ class ToolwallGuard:
     uses them). `identity`, when given, builds the identity from the run context object instead of
     reading `toolwall_caller` / `toolwall_token` / `toolwall_session` from it.
     """
-
-    def __init__(
-        self,
-        firewall: Firewall,
-        *,
-        names: ToolNames = None,
-        approvals: Approvals = "framework",
-        identity: IdentitySource | None = None,
-        max_cached: int = 4096,
-    ) -> None:
-        if approvals not in ("framework", "approver"):
-            raise ValueError(f'approvals must be "framework" or "approver", not {approvals!r}')
-        self.firewall = firewall
-        self.approvals: Approvals = approvals
-        self.cache = DecisionCache(firewall, max_entries=max_cached)
-        self._name = name_mapper(names)
-        self._identity = identity
 
     # -- wrapping -------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ decision with one audit record; an approval is honoured once. Results of calls t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic_ai import RunContext
 from pydantic_ai.capabilities import (
@@ -45,18 +45,15 @@ from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.tools import ToolDefinition
 
 from toolwall.adapters._approval import ask_approver, framework_approved
-from toolwall.adapters._context import IdentitySource, ToolNames, identity_of, name_mapper
-from toolwall.adapters._once import DecisionCache
+from toolwall.adapters._base import FrameworkAdapter
+from toolwall.adapters._context import identity_of
 from toolwall.context import Identity
-from toolwall.engine import Firewall
 from toolwall.model import Action, Decision, ToolCall
 
 __all__ = ["ToolwallCapability"]
 
-Approvals = Literal["framework", "approver"]
 
-
-class ToolwallCapability(AbstractCapability[Any]):
+class ToolwallCapability(FrameworkAdapter, AbstractCapability[Any]):
     """A Pydantic AI capability that puts a `Firewall` in front of every tool call.
 
     Keep one instance per agent for as long as its runs can be resumed: it holds the decision
@@ -66,23 +63,6 @@ class ToolwallCapability(AbstractCapability[Any]):
     `toolwall_token`, and `toolwall_session`), or built by `identity(ctx)` when given.
     `names` maps Pydantic AI tool names to toolwall tool names.
     """
-
-    def __init__(
-        self,
-        firewall: Firewall,
-        *,
-        names: ToolNames = None,
-        approvals: Approvals = "framework",
-        identity: IdentitySource | None = None,
-        max_cached: int = 4096,
-    ) -> None:
-        if approvals not in ("framework", "approver"):
-            raise ValueError(f'approvals must be "framework" or "approver", not {approvals!r}')
-        self.firewall = firewall
-        self.approvals: Approvals = approvals
-        self.cache = DecisionCache(firewall, max_entries=max_cached)
-        self._name = name_mapper(names)
-        self._identity = identity
 
     def get_ordering(self) -> CapabilityOrdering:
         # Innermost: the arguments toolwall decides on are the ones handed to validation, after

@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.config)
     schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
-    sources = read_sources(config.resolve(p) for p in config.policy.rule_paths)
+    sources = read_sources(
+        (config.resolve(p) for p in config.policy.rule_paths), base=config.base_dir
+    )
     diagnostics, modules, _ = check_sources(sources, schemas)
     for diagnostic in diagnostics:
         console.print(render(diagnostic), soft_wrap=True)
@@ -47,12 +49,17 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         Text.assemble(
             (f"check {verdict}: ", style),
-            f"{len(sources)} files, {rules} rules, {len(schemas)} tools; "
+            f"{_count(len(sources), 'file')}, {_count(rules, 'rule')}, "
+            f"{_count(len(schemas), 'tool')}; "
             f"{summary(diagnostics, len(config_warnings))}",
         ),
         soft_wrap=True,
     )
     return EXIT_FINDING if errors else EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _config_warnings(config: Config) -> list[str]:

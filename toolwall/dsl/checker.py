@@ -131,7 +131,6 @@ class Checker:
             for stmt in module.statements:
                 if isinstance(stmt, ast.Rule | ast.Let):
                     loc = stmt.name_loc
-                    what = "rule" if isinstance(stmt, ast.Rule) else "let"
                     if stmt.name in ROOTS:
                         self.error(loc, f"`{stmt.name}` is a built-in name; choose another name")
                         continue
@@ -145,7 +144,6 @@ class Checker:
                     seen[stmt.name] = loc
                     if isinstance(stmt, ast.Let):
                         self._let_nodes[stmt.name] = stmt
-                    del what
 
     def _evaluate_lets(self) -> None:
         """`let` values are constants: literals, other lets, and builtins of constants."""
@@ -367,7 +365,7 @@ class Checker:
                 self._need(index, NUMBER, step.expr, "a list index must be an integer")
         root = ref.root
         if root in ctx.bound:
-            return None
+            return None if ref.steps else ctx.var_types.get(root)
         if root == "tool":
             if ref.steps:
                 self.error(
@@ -646,12 +644,36 @@ class Checker:
                 )
             return
 
+    def _element_types(self, collection: ast.Expr, ctx: _Ctx) -> Types:
+        """What a quantifier variable can be: the schema's `items`, or a literal list's types."""
+        if isinstance(collection, ast.ListExpr):
+            types = [self._expr(i, _Ctx([], set(), set(ctx.bound))) for i in collection.items]
+            if types and all(t is not None for t in types):
+                return frozenset().union(*(t for t in types if t is not None))
+            return None
+        if not isinstance(collection, ast.Ref) or collection.root in ctx.bound:
+            return None
+        if collection.root == "caller" and [
+            s.name for s in collection.steps if isinstance(s, ast.Key)
+        ] in (["groups"], ["tools"]):
+            return STRING
+        if collection.root != "args" or not collection.steps:
+            return None
+        first = ast.Index(ast.Literal(0, collection.loc), collection.loc)
+        info = self._field(ast.Ref("args", (*collection.steps, first), collection.loc), ctx.tools)
+        if info is None or info.open or not info.present or not info.types:
+            return None
+        return frozenset(info.types)
+
     def _quantifier(self, expr: ast.Quantifier, ctx: _Ctx) -> Types:
         coll = self._expr(expr.collection, ctx)
         self._need(coll, LIST, expr.collection, f"`{expr.kind} {expr.var} in` needs a list")
         if expr.var in ROOTS or expr.var in self._let_nodes:
             self.error(expr.var_loc, f"`{expr.var}` is already a name; choose another")
-        inner = _Ctx(ctx.tools, ctx.guarded, ctx.bound | {expr.var})
+        element = self._element_types(expr.collection, ctx)
+        inner = _Ctx(
+            ctx.tools, ctx.guarded, ctx.bound | {expr.var}, {**ctx.var_types, expr.var: element}
+        )
         body = self._expr(expr.body, inner)
         self._need(body, BOOLEAN, expr.body, f"the body of `{expr.kind}` must be true or false")
         return BOOLEAN
@@ -662,6 +684,7 @@ class _Ctx:
     tools: list[str]
     guarded: set[tuple[Any, ...]]
     bound: set[str]
+    var_types: dict[str, Types] = field(default_factory=dict)  # quantifier variables
 
 
 # -- schema lookups ----------------------------------------------------------------------------

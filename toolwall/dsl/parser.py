@@ -5,6 +5,7 @@ where the text went wrong and what would have been valid there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from importlib import resources
@@ -211,7 +212,7 @@ class _Builder:
                 buf.append("}")
                 i += 2
             elif ch == "{":
-                end = raw.find("}", i + 1)
+                end = _closing_brace(raw, i + 1)
                 if end < 0:
                     raise _BuildError(
                         self._loc(line, base_col + i, line, base_col + i + 1),
@@ -389,6 +390,24 @@ class _Builder:
         return ast.ListExpr(items, self.loc(t))
 
 
+def _closing_brace(raw: str, start: int) -> int:
+    """Where the `{expr}` opened before `start` ends: the first `}` outside a string literal
+    (inside the because string, the expression's quotes are escaped: `{args[\"a}b\"]}`)."""
+    in_string = False
+    j = start
+    while j < len(raw):
+        if raw.startswith('\\"', j):
+            in_string = not in_string
+            j += 2
+        elif raw[j] == "\\":
+            j += 2
+        elif raw[j] == "}" and not in_string:
+            return j
+        else:
+            j += 1
+    return -1
+
+
 def _edge(node: Tree[Any] | Token, side: int) -> Token | None:
     """The first (side 0) or last (side -1) token of a subtree: where it starts or ends."""
     # The parser runs with maybe_placeholders=False: children are never None.
@@ -482,6 +501,8 @@ _OPERATORS = {
     "`.`",
     "`[`",
 }
+
+_WORD = re.compile(r'[^\s,#"(){}\[\]]+')
 
 # Characters people reach for from other languages.
 _CHAR_HINTS = {
@@ -615,6 +636,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
     if line <= 0:
         line, col = 1, 1
     message = _expected(exc)
+    if isinstance(exc, UnexpectedToken) and exc.token.type in ("NAME", "PATTERN"):
+        # Show the whole word as written (`fs.write`, not the `fs` the lexer fell back to).
+        start = exc.token.start_pos or 0
+        word = _WORD.match(text, start)
+        if word is not None and len(word.group()) > len(str(exc.token)):
+            message = message.replace(f"`{exc.token!s}`", f"`{word.group()}`", 1)
+            width = len(word.group())
     hint = None
     if isinstance(exc, UnexpectedCharacters):
         hint = _CHAR_HINTS.get(exc.char)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from toolwall.errors import ToolwallError
 from toolwall.model import Action, Caller, Decision, ToolCall
@@ -253,6 +253,58 @@ def guard(
         token=token,
         session=session,
     )
+
+
+class ProviderGuard(Protocol):
+    """The signature every `guard_<provider>` function has (see `provider_guard`)."""
+
+    def __call__(
+        self,
+        firewall: Firewall,
+        response: Any,
+        *,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
+    ) -> GuardedCalls: ...
+
+
+def provider_guard(fmt: WireFormat, module: str, doc: str) -> ProviderGuard:
+    """`guard(fmt, ...)` as the public `guard_<fmt.name>` function of the provider's `module`.
+
+    One signature for every provider, so they cannot drift apart; each keeps its own docstring
+    (what `help()` shows) and its own name and module (what tracebacks and pickle use).
+    """
+
+    def guard_provider(
+        firewall: Firewall,
+        response: Any,
+        *,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
+    ) -> GuardedCalls:
+        return guard(fmt, firewall, response, caller=caller, token=token, session=session)
+
+    guard_provider.__name__ = guard_provider.__qualname__ = f"guard_{fmt.name}"
+    guard_provider.__module__ = module
+    guard_provider.__doc__ = doc
+    return guard_provider
+
+
+def each_on_its_own(results: list[Message]) -> list[Message]:
+    """`WireFormat.reply` where every result is a message (or input item) of its own: OpenAI."""
+    return results
+
+
+def one_user_turn(key: str) -> Callable[[list[Message]], list[Message]]:
+    """`WireFormat.reply` where all results of a turn go back in one user message, as its `key`
+    list (Anthropic's `content` blocks, Gemini's `parts`); nothing when there are no results."""
+
+    def reply(results: list[Message]) -> list[Message]:
+        return [{"role": "user", key: results}] if results else []
+
+    return reply
 
 
 def _refusal(

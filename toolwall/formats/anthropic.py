@@ -7,24 +7,20 @@ for one assistant turn go back in a single user message, which `GuardedCalls.rep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolwall.formats._base import (
     FormatError,
-    GuardedCalls,
     Message,
     ProposedCall,
     WireFormat,
     call_id,
     get,
-    guard,
     items,
+    one_user_turn,
+    provider_guard,
     text,
 )
-from toolwall.model import Caller
-
-if TYPE_CHECKING:
-    from toolwall.engine import Firewall
 
 
 def calls(response: Any) -> tuple[list[ProposedCall], list[str]]:
@@ -60,23 +56,14 @@ def result(call_id: str | None, tool: str, output: Any, is_error: bool) -> Messa
     return block
 
 
-def reply(blocks: list[Message]) -> list[Message]:
-    return [{"role": "user", "content": blocks}] if blocks else []
+FORMAT = WireFormat("anthropic", calls, result, one_user_turn("content"))
 
 
-FORMAT = WireFormat("anthropic", calls, result, reply)
-
-
-def guard_anthropic(
-    firewall: Firewall,
-    response: Any,
-    *,
-    caller: Caller | None = None,
-    token: str | None = None,
-    session: str | None = None,
-) -> GuardedCalls:
-    """Decide every `tool_use` block of a Messages response (a dict or a `Message`)."""
-    return guard(FORMAT, firewall, response, caller=caller, token=token, session=session)
+guard_anthropic = provider_guard(
+    FORMAT,
+    __name__,
+    """Decide every `tool_use` block of a Messages response (a dict or a `Message`).""",
+)
 
 
 def tool_result(tool_use_id: str, output: Any, *, is_error: bool = False) -> Message:

@@ -10,23 +10,19 @@ attributes (`function_call`), dicts through the camelCase keys of the REST API.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolwall.formats._base import (
     FormatError,
-    GuardedCalls,
     Message,
     ProposedCall,
     WireFormat,
     call_id,
     get,
-    guard,
     items,
+    one_user_turn,
+    provider_guard,
 )
-from toolwall.model import Caller
-
-if TYPE_CHECKING:
-    from toolwall.engine import Firewall
 
 
 def _parts(response: Any) -> list[Any]:
@@ -70,23 +66,14 @@ def result(call_id: str | None, tool: str, output: Any, is_error: bool) -> Messa
     return {"functionResponse": body}
 
 
-def reply(parts: list[Message]) -> list[Message]:
-    return [{"role": "user", "parts": parts}] if parts else []
+FORMAT = WireFormat("gemini", calls, result, one_user_turn("parts"))
 
 
-FORMAT = WireFormat("gemini", calls, result, reply)
-
-
-def guard_gemini(
-    firewall: Firewall,
-    response: Any,
-    *,
-    caller: Caller | None = None,
-    token: str | None = None,
-    session: str | None = None,
-) -> GuardedCalls:
-    """Decide every `functionCall` part of a Gemini response (a dict or an SDK response)."""
-    return guard(FORMAT, firewall, response, caller=caller, token=token, session=session)
+guard_gemini = provider_guard(
+    FORMAT,
+    __name__,
+    """Decide every `functionCall` part of a Gemini response (a dict or an SDK response).""",
+)
 
 
 def function_response(name: str, output: Any, *, call_id: str | None = None) -> Message:

@@ -7,24 +7,20 @@ a strict-input reason. A result is a message `{"role": "tool", "tool_call_id", "
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolwall.formats._base import (
     FormatError,
-    GuardedCalls,
     Message,
     ProposedCall,
     WireFormat,
     call_id,
+    each_on_its_own,
     get,
-    guard,
     items,
+    provider_guard,
     text,
 )
-from toolwall.model import Caller
-
-if TYPE_CHECKING:
-    from toolwall.engine import Firewall
 
 
 def _message(response: Any) -> Any:
@@ -82,23 +78,14 @@ def result(call_id: str | None, tool: str, output: Any, is_error: bool) -> Messa
     return {"role": "tool", "tool_call_id": call_id, "content": text(output)}
 
 
-def reply(messages: list[Message]) -> list[Message]:
-    return messages
+FORMAT = WireFormat("openai_chat", calls, result, each_on_its_own)
 
 
-FORMAT = WireFormat("openai_chat", calls, result, reply)
-
-
-def guard_openai_chat(
-    firewall: Firewall,
-    response: Any,
-    *,
-    caller: Caller | None = None,
-    token: str | None = None,
-    session: str | None = None,
-) -> GuardedCalls:
-    """Decide every tool call of a Chat Completions response (a dict or a `ChatCompletion`)."""
-    return guard(FORMAT, firewall, response, caller=caller, token=token, session=session)
+guard_openai_chat = provider_guard(
+    FORMAT,
+    __name__,
+    """Decide every tool call of a Chat Completions response (a dict or a `ChatCompletion`).""",
+)
 
 
 def tool_message(call_id: str, output: Any) -> Message:

@@ -10,24 +10,20 @@ toolwall did not decide them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolwall.formats._base import (
     FormatError,
-    GuardedCalls,
     Message,
     ProposedCall,
     WireFormat,
     call_id,
+    each_on_its_own,
     get,
-    guard,
     items,
+    provider_guard,
     text,
 )
-from toolwall.model import Caller
-
-if TYPE_CHECKING:
-    from toolwall.engine import Firewall
 
 _NOT_CALLS = frozenset({"message", "reasoning"})
 
@@ -58,23 +54,14 @@ def result(call_id: str | None, tool: str, output: Any, is_error: bool) -> Messa
     return {"type": "function_call_output", "call_id": call_id, "output": text(output)}
 
 
-def reply(messages: list[Message]) -> list[Message]:
-    return messages
+FORMAT = WireFormat("openai_responses", calls, result, each_on_its_own)
 
 
-FORMAT = WireFormat("openai_responses", calls, result, reply)
-
-
-def guard_openai_responses(
-    firewall: Firewall,
-    response: Any,
-    *,
-    caller: Caller | None = None,
-    token: str | None = None,
-    session: str | None = None,
-) -> GuardedCalls:
-    """Decide every `function_call` of a Responses API response (a dict or a `Response`)."""
-    return guard(FORMAT, firewall, response, caller=caller, token=token, session=session)
+guard_openai_responses = provider_guard(
+    FORMAT,
+    __name__,
+    """Decide every `function_call` of a Responses API response (a dict or a `Response`).""",
+)
 
 
 def function_call_output(call_id: str, output: Any) -> Message:
