@@ -19,6 +19,7 @@ call is refused only when `jsonschema` refuses it and is never let through when 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
-from jsonschema.validators import validator_for
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend, validator_for
 
 from toolwall.errors import SchemaLoadError
 from toolwall.normalize import InputRejected, check_tool_name
@@ -74,7 +77,13 @@ class ToolSchema:
             raise SchemaLoadError(
                 f"{source}: schema of {name!r} is not a valid JSON Schema at {where}: {exc.message}"
             ) from None
-        self._validator = cls(schema)
+        try:
+            _compile_patterns(schema)
+        except re2.error as exc:
+            raise SchemaLoadError(
+                f"{source}: schema of {name!r} has a pattern RE2 cannot compile: {exc}"
+            ) from None
+        self._validator = _with_re2(cls)(schema)
         # Compiled on first use: loading a thousand tools should not compile a thousand
         # validators that may never be called. `_fast` is None when there is no fast path.
         self._fast: Callable[[Any], Any] | None = None
@@ -173,14 +182,12 @@ _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean",
 
 
 def portable(schema: Any, negated: bool = False) -> bool:
-    """Whether `schema` uses only keywords that fastjsonschema and jsonschema agree on.
+    r"""Whether `schema` uses only keywords that fastjsonschema and jsonschema agree on.
 
     Left out on purpose: `$ref` and definitions, `items` as a list, `contains`, `if`,
-    `dependencies`, `unevaluated*`, `multipleOf` (float arithmetic), `uniqueItems` (1 vs true)
-    and `patternProperties`. fastjsonschema reads `$` in a `pattern` as end of string where
-    Python's `re` also matches before a final newline: stricter, so safe where a pattern must
-    match, but not under `not` or `oneOf` (`negated`), where a stricter branch accepts more.
-    Patterns with `(?` (lookarounds, inline flags) are left out everywhere.
+    `dependencies`, `unevaluated*`, `multipleOf` (float arithmetic), `uniqueItems` (1 vs true),
+    `pattern` and `patternProperties` (the reference matches them with RE2; fastjsonschema with
+    Python's `re`, whose `\d`, `\w` and `\s` match more).
     """
     if isinstance(schema, bool):
         return True
@@ -210,8 +217,9 @@ def portable(schema: Any, negated: bool = False) -> bool:
             if not isinstance(values, list) or not all(_is_scalar(v) for v in values):
                 return False
         elif key == "pattern":
-            if not isinstance(value, str) or "(?" in value or (negated and "$" in value):
-                return False
+            # fastjsonschema matches with Python's `re`, whose classes (`\d`, `\w`, `\s`)
+            # are wider than RE2's: it could accept what the RE2 reference refuses.
+            return False
         elif key == "properties":
             if not isinstance(value, Mapping) or not all(
                 portable(sub, negated) for sub in value.values()
@@ -386,3 +394,69 @@ def _unique_keys(source: str) -> Any:
         return result
 
     return hook
+
+
+# -- `pattern` and `patternProperties` with RE2 -------------------------------------------------
+#
+# jsonschema matches `pattern` with Python's `re`, where `$` also matches before a final newline
+# (so `^[A-Z0-9]+$` accepts "DE44...\n") and a hostile argument can make a backtracking pattern
+# take exponential time. toolwall matches them with RE2 instead: linear time, and `$` is the end
+# of the text as in ECMA-262, which JSON Schema specifies. A pattern RE2 cannot compile
+# (backreferences, lookaround) is a load error.
+
+
+@functools.lru_cache(maxsize=1024)
+def _re2(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+def _pattern(validator: Validator, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _re2(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        regex = _re2(pattern)
+        for key, value in instance.items():
+            if regex.search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+@functools.lru_cache(maxsize=16)
+def _with_re2(cls: type[Validator]) -> type[Validator]:
+    return extend(  # type: ignore[no-any-return,no-untyped-call]
+        cls, {"pattern": _pattern, "patternProperties": _pattern_properties}
+    )
+
+
+_NOT_SCHEMAS = frozenset({"enum", "const", "default", "examples"})
+_SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _compile_patterns(schema: Any) -> None:
+    """Compile every `pattern` and `patternProperties` key of a schema now, not on first use."""
+    if isinstance(schema, list):
+        for item in schema:
+            _compile_patterns(item)
+        return
+    if not isinstance(schema, Mapping):
+        return
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            _re2(value)
+        elif key == "patternProperties" and isinstance(value, Mapping):
+            for pattern, sub in value.items():
+                _re2(pattern)
+                _compile_patterns(sub)
+        elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            for sub in value.values():
+                _compile_patterns(sub)
+        elif key not in _NOT_SCHEMAS:
+            _compile_patterns(value)
