@@ -14,6 +14,7 @@ from toolwall.approvals import ApprovalAnswer
 from toolwall.context import Identity
 from toolwall.engine import Firewall
 from toolwall.guard import _caller_of
+from toolwall.guard import _denied as denied  # the approver said no: one form everywhere
 from toolwall.model import Action, Decision, Reason, ReasonKind, TraceEntry
 
 USED = "its approval was denied or has already been used"
@@ -57,12 +58,6 @@ def approved(decision: Decision) -> Decision:
     return decision.model_copy(
         update={"action": action, "trace": [*decision.trace, TraceEntry("approval", "approved")]}
     )
-
-
-def denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
-    """The approver said no (or could not answer, which is the same)."""
-    note = f": {answer.note}" if answer.note else ""
-    return _blocked(decision, Reason(ReasonKind.APPROVAL, f"denied by {answer.by}{note}"))
 
 
 def refused(decision: Decision, why: str) -> Decision:
