@@ -37,9 +37,9 @@ def run(
     _check_on_block(on_block)
     decision = firewall.decide(call, caller=caller, token=token, session=session)
     if decision.action is Action.ESCALATE:
-        answer = firewall.request_approval(decision, _caller_of(firewall, caller, token))
+        answer = firewall.request_approval(decision, caller_of(firewall, caller, token))
         if not answer.approved:
-            return _refuse(_denied(decision, answer), on_block)
+            return _refuse(denied(decision, answer), on_block)
     elif not decision.action.runs:
         return _refuse(decision, on_block)
     assert decision.args is not None
@@ -58,9 +58,9 @@ async def arun(
     _check_on_block(on_block)
     decision = await firewall.adecide(call, caller=caller, token=token, session=session)
     if decision.action is Action.ESCALATE:
-        answer = await firewall.arequest_approval(decision, _caller_of(firewall, caller, token))
+        answer = await firewall.arequest_approval(decision, caller_of(firewall, caller, token))
         if not answer.approved:
-            return _refuse(_denied(decision, answer), on_block)
+            return _refuse(denied(decision, answer), on_block)
     elif not decision.action.runs:
         return _refuse(decision, on_block)
     assert decision.args is not None
@@ -118,7 +118,7 @@ def guard(
     return decorate
 
 
-def _caller_of(firewall: Firewall, caller: Caller | None, token: str | None) -> Caller:
+def caller_of(firewall: Firewall, caller: Caller | None, token: str | None) -> Caller:
     if caller is not None:
         return caller
     if token is not None and firewall.identity is not None:
@@ -126,8 +126,11 @@ def _caller_of(firewall: Firewall, caller: Caller | None, token: str | None) -> 
     return Caller.anonymous()
 
 
-def _denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
-    """The decision as enforced after a denial: the escalation becomes a block."""
+def denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
+    """The decision as enforced after a denial: the escalation becomes a block.
+
+    The one form every enforcement path (guard, formats, adapters, gateway) uses.
+    """
     note = f": {answer.note}" if answer.note else ""
     reason = Reason(ReasonKind.APPROVAL, f"denied by {answer.by}{note}")
     return decision.model_copy(

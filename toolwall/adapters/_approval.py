@@ -13,8 +13,7 @@ from toolwall.adapters._once import DecisionCache
 from toolwall.approvals import ApprovalAnswer
 from toolwall.context import Identity
 from toolwall.engine import Firewall
-from toolwall.guard import _caller_of
-from toolwall.guard import _denied as denied  # the approver said no: one form everywhere
+from toolwall.guard import caller_of, denied
 from toolwall.model import Action, Decision, Reason, ReasonKind, TraceEntry
 
 USED = "its approval was denied or has already been used"
@@ -31,7 +30,7 @@ def framework_approved(
     if cache.take_approval(who.session, call_id):
         # As `Firewall.request_approval` does for the approver path: the answer is audited and
         # count() and called() rules see the approved call; an unauditable approval is a denial.
-        caller = _caller_of(firewall, who.caller, who.token)
+        caller = caller_of(firewall, who.caller, who.token)
         answer = firewall.record_approval(decision, caller, FRAMEWORK_APPROVAL)
         return approved(decision) if answer.approved else denied(decision, answer)
     return refused(decision, USED)
@@ -44,7 +43,7 @@ async def ask_approver(
     previous = cache.take_approval(who.session, call_id)
     if previous is not None:
         return approved(decision) if previous else refused(decision, USED)
-    caller = _caller_of(firewall, who.caller, who.token)
+    caller = caller_of(firewall, who.caller, who.token)
     answer = await firewall.arequest_approval(decision, caller)
     cache.set_approval(who.session, call_id, answer.approved)
     if answer.approved and cache.take_approval(who.session, call_id):

@@ -55,7 +55,7 @@ from toolwall import context as _context
 from toolwall.adapters._once import DecisionCache
 from toolwall.approvals import ApprovalAnswer
 from toolwall.engine import Firewall
-from toolwall.guard import _caller_of, _denied
+from toolwall.guard import caller_of, denied
 from toolwall.model import Action, Caller, Decision, ToolCall
 
 Escalation = Literal["interrupt", "approver"]
@@ -150,7 +150,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         earlier = self._earlier_answer(who, call)
         if not isinstance(earlier, _NotAnswered):
             return earlier
-        caller = _caller_of(self.firewall, who.caller, who.token)
+        caller = caller_of(self.firewall, who.caller, who.token)
         return self.firewall.request_approval(decision, caller)
 
     async def _aapprover_answer(
@@ -159,7 +159,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         earlier = self._earlier_answer(who, call)
         if not isinstance(earlier, _NotAnswered):
             return earlier
-        caller = _caller_of(self.firewall, who.caller, who.token)
+        caller = caller_of(self.firewall, who.caller, who.token)
         return await self.firewall.arequest_approval(decision, caller)
 
     def _earlier_answer(
@@ -206,7 +206,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
                 answer = _ALREADY_USED
         if approved:
             return decision
-        return _denied(decision, answer)
+        return denied(decision, answer)
 
     def _record_answer(
         self, decision: Decision, who: _context.Identity, answer: ApprovalAnswer
@@ -216,7 +216,7 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         approval the audit could not record is a denial."""
         if self.escalation != "interrupt":
             return answer
-        caller = _caller_of(self.firewall, who.caller, who.token)
+        caller = caller_of(self.firewall, who.caller, who.token)
         return self.firewall.record_approval(decision, caller, answer)
 
     def _remember_denial(self, session: str | None, call_id: str, answer: ApprovalAnswer) -> None:

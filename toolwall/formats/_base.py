@@ -182,12 +182,12 @@ class GuardedCalls:
         return self.format.reply([message for _, message in items])
 
     def _approval_caller(self) -> Caller:
-        from toolwall.guard import _caller_of
+        from toolwall.guard import caller_of
 
-        return _caller_of(self.firewall, self.caller, self.token)
+        return caller_of(self.firewall, self.caller, self.token)
 
     def _settled(self, answers: Sequence[ApprovalAnswer]) -> GuardedCalls:
-        from toolwall.guard import _denied
+        from toolwall.guard import denied
 
         calls = list(self.calls)
         refusals = list(self.refusals)
@@ -196,9 +196,9 @@ class GuardedCalls:
             if answer.approved:
                 calls.append(call)
                 continue
-            denied = _denied(call.decision, answer)
-            decisions[denied.id] = denied
-            refusals.append(_refusal(self.format, call.index, call.id, call.tool, denied))
+            refused = denied(call.decision, answer)
+            decisions[refused.id] = refused
+            refusals.append(_refusal(self.format, call.index, call.id, call.tool, refused))
         calls.sort(key=lambda c: c.index)
         refusals.sort(key=lambda r: r.index)
         return replace(
