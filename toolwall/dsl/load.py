@@ -49,10 +49,9 @@ def read_sources(paths: Iterable[Path], base: Path | None = None) -> list[tuple[
 
 def _display_name(file: Path, base: Path | None) -> str:
     if base is not None:
-        try:
-            return file.resolve().relative_to(base.resolve()).as_posix()
-        except ValueError:
-            pass
+        resolved, root = file.resolve(), base.resolve()
+        if resolved.is_relative_to(root):
+            return resolved.relative_to(root).as_posix()
     return str(file)
 
 
