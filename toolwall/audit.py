@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -88,6 +89,19 @@ def _canonical_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
 _encode_utf8 = _canonical_encoder(ensure_ascii=False)
 # Records are written as ASCII, so any string (even a lone surrogate) has one exact encoding.
 _encode_line = _canonical_encoder(ensure_ascii=True)
+
+
+_text: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+"""A string as canonical ASCII JSON (the C encoder's own function)."""
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+def _number(value: float) -> str:
+    # The encoder writes a finite float as its repr; NaN and infinities have their own words.
+    return repr(value) if math.isfinite(value) else _encode_line(value)
 
 
 def canonical_json(value: Any) -> str:
@@ -158,26 +172,42 @@ def record_line(record: dict[str, Any], prev: str) -> tuple[str, str]:
     """
     if "hash" in record:
         raise ValueError('an audit record cannot carry its own "hash" field')
-    low = {key: value for key, value in record.items() if key < "hash"}
-    high = {key: value for key, value in record.items() if key > "hash"}
-    line, digest = _chain(_encode_line(low)[1:-1], high, prev)
+    record.pop("prev", None)
+    line, digest = _chain(*_split(record), prev)
     record["prev"] = prev
     return line, digest
 
 
-def _chain(head: str, high: dict[str, Any], prev: str) -> tuple[str, str]:
-    """The line and hash of a record given as its two halves around where "hash" sorts.
+def _members(record: dict[str, Any]) -> str:
+    """The canonical members of `record`, without braces ("" for no members)."""
+    return _encode_line(record)[1:-1] if record else ""
 
-    `head` is the encoded members that sort before "hash" (without braces), `high` the members
-    after it. The canonical body (what is hashed) and the line (body plus hash) then come from
-    one encoding pass, and `head`, which has no `prev`, can be encoded before taking the lock.
+
+def _split(record: dict[str, Any]) -> tuple[str, str, str]:
+    """`record` (without "hash" and "prev") encoded as the three runs `_chain` takes."""
+    low = {key: value for key, value in record.items() if key < "hash"}
+    mid = {key: value for key, value in record.items() if "hash" < key < "prev"}
+    high = {key: value for key, value in record.items() if key > "prev"}
+    return _members(low), _members(mid), _members(high)
+
+
+def _chain(low: str, mid: str, high: str, prev: str) -> tuple[str, str]:
+    """The line and hash of a record given as encoded runs of members around "hash" and "prev".
+
+    `low` holds the members that sort before "hash", `mid` those between "hash" and "prev",
+    `high` those after "prev" (each without braces, possibly empty). Everything but `prev` is
+    encoded before the writer takes its lock; the canonical body (what is hashed) and the line
+    (the body plus "hash") are then put together from the same text.
     """
-    high["prev"] = prev
-    tail = _encode_line(high)[1:-1]  # never empty: it holds "prev"
-    body = "{" + head + "," + tail + "}" if head else "{" + tail + "}"
-    digest = link_hash(prev, body)
-    if head:
-        return "{" + head + ',"hash":"' + digest + '",' + tail + "}", digest
+    tail = f'"prev":"{prev}"'
+    if mid:
+        tail = mid + "," + tail
+    if high:
+        tail = tail + "," + high
+    if low:
+        digest = link_hash(prev, "{" + low + "," + tail + "}")
+        return "{" + low + ',"hash":"' + digest + '",' + tail + "}", digest
+    digest = link_hash(prev, "{" + tail + "}")
     return '{"hash":"' + digest + '",' + tail + "}", digest
 
 
@@ -253,8 +283,10 @@ class Redactor:
                 value = self._by_key(value)
             else:
                 lowered = encoded.lower()
-                if any(key in lowered for key in screen):
-                    value = self._by_key(value)
+                for key in screen:  # a loop, not any(): no generator on every call
+                    if key in lowered:
+                        value = self._by_key(value)
+                        break
         for path in self.paths:
             value = _redact_path(value, path, 0)
         return value
@@ -386,12 +418,13 @@ class AuditLog:
         if on_failure not in ("block", "allow"):
             raise ValueError(f'on_failure must be "block" or "allow", not {on_failure!r}')
         self.path = Path(path) if path is not None else None
+        self._where = os.fspath(path) if path is not None else ""  # os.stat on a str is faster
         self.redact = Redactor(redact_keys, redact_paths)
         self.on_failure: str = on_failure
         self.fsync = fsync
         self._lock = threading.Lock()
         self._fd = -1
-        self._pid = 0
+        self._forks = _forks
         self._file_id: tuple[int, int] = (0, 0)
         self._size = -1  # file size after our last write; -1: unknown, read the tail
         self._torn_at = -1  # size of the file when a torn tail was last reported
@@ -444,33 +477,13 @@ class AuditLog:
             args_json = encoded if args is original else _encode_line(args)
         else:
             args, args_json, digest = None, "null", "null"
-        # The members that sort before "hash", written out (see `_chain`); `verify` re-encodes
-        # the parsed record, so this text must be (and is tested to be) canonical.
-        head = (
-            f'"action":"{decision.action.value}","args":{args_json},"args_sha256":{digest},'
-            f'"call_id":{_encode_line(decision.call_id)},'
-            f'"caller":{{"iss":{_encode_line(caller.iss)},"sub":{_encode_line(caller.sub)}}}'
-        )
         reasons = [r.to_dict() for r in decision.reasons]
-        high: dict[str, Any] = {
-            "id": decision.id,
-            "latency_us": round(decision.latency_us, 1),
-            "reasons": reasons,
-            "rules": _fired_rules(decision),
-            "session": decision.session,
-            "time": _now(),
-            "tool": decision.tool,
-            "type": "decision",
-            "v": FORMAT_VERSION,
-        }
         final = decision.args
         redacted = args is not original
         rewritten = None
         if final is not None and final is not original:
             rewritten = self.redact(final)
             redacted = redacted or rewritten is not final
-            high["rewritten_args"] = rewritten
-            high["rewritten_args_sha256"] = args_digest(final)
         if redacted and reasons:
             # A `because` message may interpolate a field that is redacted in the arguments.
             secrets: list[str] = []
@@ -478,14 +491,37 @@ class AuditLog:
             if rewritten is not None:
                 _redacted_strings(final, rewritten, secrets)
             if secrets:
-                high["reasons"] = [_scrub(r, secrets) for r in reasons]
-        self._append_head(head, high)
+                reasons = [_scrub(r, secrets) for r in reasons]
+        # The record is written out member by member in key order (see `_chain`), with the
+        # C string encoder for every text: a dict and a sorting encoder cost twice as much, and
+        # this is on every call. `verify` re-encodes the parsed record, so this text must be
+        # (and is tested to be) canonical.
+        low = (
+            f'"action":"{decision.action.value}","args":{args_json},"args_sha256":{digest},'
+            f'"call_id":{_text_or_null(decision.call_id)},'
+            f'"caller":{{"iss":{_text_or_null(caller.iss)},"sub":{_text_or_null(caller.sub)}}}'
+        )
+        mid = f'"id":{_text(decision.id)},"latency_us":{_number(round(decision.latency_us, 1))}'
+        rules = _fired_rules(decision)
+        high = (
+            f'"reasons":{_encode_line(reasons) if reasons else "[]"},'
+            + (
+                ""
+                if rewritten is None
+                else f'"rewritten_args":{_encode_line(rewritten)},'
+                f'"rewritten_args_sha256":"{args_digest(final)}",'
+            )
+            + f'"rules":{_encode_line(rules) if rules else "[]"},'
+            f'"session":{_text_or_null(decision.session)},"time":"{_now()}",'
+            f'"tool":{_text(decision.tool)},"type":"decision","v":{FORMAT_VERSION}'
+        )
+        self._append(low, mid, high)
 
     def record_approval(self, decision: Decision, caller: Caller, answer: ApprovalAnswer) -> None:
         """Append the answer to an escalated call: who answered, their note, and the binding."""
         if self.path is None and not logger.isEnabledFor(logging.INFO):
             return
-        low: dict[str, Any] = {
+        record: dict[str, Any] = {
             "approval_id": answer.approval_id,
             "approved": answer.approved,
             "args_sha256": args_digest(decision.args) if decision.args is not None else None,
@@ -494,8 +530,6 @@ class AuditLog:
             "call_sha256": call_digest(decision.tool, decision.args, caller, decision.session),
             "caller": {"sub": caller.sub, "iss": caller.iss},
             "decision": decision.id,
-        }
-        high: dict[str, Any] = {
             "note": answer.note,
             "session": decision.session,
             "time": _now(),
@@ -503,7 +537,7 @@ class AuditLog:
             "type": "approval",
             "v": FORMAT_VERSION,
         }
-        self._append(low, high)
+        self._append(*_split(record))
 
     def record_result(
         self,
@@ -522,11 +556,9 @@ class AuditLog:
         if self.path is None and not logger.isEnabledFor(logging.INFO):
             return
         digest, size = result_digest(result)
-        low: dict[str, Any] = {
+        record: dict[str, Any] = {
             "call_id": call_id,
             "caller": {"sub": caller.sub, "iss": caller.iss},
-        }
-        high: dict[str, Any] = {
             "result_bytes": size,
             "result_sha256": digest,
             "session": session,
@@ -536,7 +568,7 @@ class AuditLog:
             "type": "result",
             "v": FORMAT_VERSION,
         }
-        self._append(low, high)
+        self._append(*_split(record))
 
     def record_upstream_error(
         self, decision: Decision, caller: Caller, server: str, error: str
@@ -545,13 +577,11 @@ class AuditLog:
         crashed, timed out, sent garbage). The decision record precedes it."""
         if self.path is None and not logger.isEnabledFor(logging.INFO):
             return
-        low: dict[str, Any] = {
+        record: dict[str, Any] = {
             "call_id": decision.call_id,
             "caller": {"sub": caller.sub, "iss": caller.iss},
             "decision": decision.id,
             "error": error,
-        }
-        high: dict[str, Any] = {
             "server": server,
             "session": decision.session,
             "time": _now(),
@@ -559,24 +589,21 @@ class AuditLog:
             "type": "upstream_error",
             "v": FORMAT_VERSION,
         }
-        self._append(low, high)
+        self._append(*_split(record))
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _append(self, low: dict[str, Any], high: dict[str, Any]) -> None:
-        self._append_head(_encode_line(low)[1:-1], high)
-
-    def _append_head(self, head: str, high: dict[str, Any]) -> None:
+    def _append(self, low: str, mid: str, high: str) -> None:
         with self._lock:
             if self.path is None:
-                line, self._prev = _chain(head, high, self._prev)
+                line, self._prev = _chain(low, mid, high, self._prev)
             else:
-                line = self._write(head, high)
+                line = self._write(low, mid, high)
         if logger.isEnabledFor(logging.INFO):
             logger.info(line)
 
-    def _write(self, head: str, high: dict[str, Any]) -> str:
-        if self._fd < 0 or self._pid != os.getpid():
+    def _write(self, low: str, mid: str, high: str) -> str:
+        if self._fd < 0 or self._forks != _forks:
             # A forked child must not share the parent's open file: flock would not exclude it.
             self._open()
         fd = self._fd
@@ -601,7 +628,7 @@ class AuditLog:
                     )
                 if not whole:
                     prefix = b"\n"
-            line, digest = _chain(head, high, self._prev)
+            line, digest = _chain(low, mid, high, self._prev)
             data = prefix + line.encode("ascii") + b"\n"
             written = os.write(fd, data)
             if written != len(data):
@@ -621,9 +648,8 @@ class AuditLog:
 
     def _current_file(self, fd: int) -> tuple[int, int]:
         """(fd, size) of the file now at `path`, reopening it if it was moved or deleted."""
-        assert self.path is not None
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._where)
             if (st.st_dev, st.st_ino) == self._file_id:
                 return fd, st.st_size
         except FileNotFoundError:
@@ -645,7 +671,7 @@ class AuditLog:
                 os.close(self._fd)
         st = os.fstat(fd)
         self._fd = fd
-        self._pid = os.getpid()
+        self._forks = _forks
         self._file_id = (st.st_dev, st.st_ino)
         self._size = -1
         self._prev = GENESIS
@@ -679,6 +705,18 @@ class AuditLog:
 
 
 _ignored_oserror = functools.partial(contextlib.suppress, OSError)
+
+_forks = 0
+"""How many times this process is a forked child (cheaper to compare than `os.getpid()`)."""
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
 
 
 _second: tuple[int, str] = (-1, "")

@@ -32,6 +32,7 @@ from toolwall import (
     Callback,
     Caller,
     ConfigError,
+    Decision,
     Reason,
     ReasonKind,
     ToolCall,
@@ -702,3 +703,64 @@ def test_real_tokens_accepted_or_refused_never_reach_the_file(path: Path) -> Non
         for part in token.split("."):
             assert part.encode() not in data
     assert [r["caller"]["sub"] for r in read_records(path)] == ["bob", None, None, None]
+
+
+optional_text = st.none() | any_text
+reasons = st.builds(
+    Reason,
+    kind=st.sampled_from(list(ReasonKind)),
+    message=any_text,
+    rule=optional_text,
+    location=optional_text,
+)
+
+
+@given(
+    action=st.sampled_from(list(Action)),
+    tool=any_text,
+    ids=st.tuples(any_text, optional_text, optional_text),
+    caller=st.tuples(any_text, optional_text),
+    original=st.none() | st.dictionaries(any_text, any_json, max_size=3),
+    rewritten=st.none() | st.dictionaries(any_text, any_json, max_size=3),
+    why=st.lists(reasons, max_size=2),
+    latency=st.floats(allow_nan=False, min_value=0),
+)
+def test_every_decision_record_is_a_canonical_line_verify_accepts(
+    tmp_path_factory: pytest.TempPathFactory,
+    action: Action,
+    tool: str,
+    ids: tuple[str, str | None, str | None],
+    caller: tuple[str, str | None],
+    original: dict[str, Any] | None,
+    rewritten: dict[str, Any] | None,
+    why: list[Reason],
+    latency: float,
+) -> None:
+    """The decision record is written member by member, not by the JSON encoder: it must still
+    be exactly the canonical JSON that `verify` recomputes, whatever the text in it."""
+    decision_id, call_id, session = ids
+    decision = Decision.model_construct(  # as the engine builds it: `args` is `original_args`
+        id=decision_id,
+        action=action,
+        tool=tool,
+        args=rewritten if rewritten is not None else original,
+        original_args=original,
+        reasons=why,
+        rules=[r.rule for r in why if r.rule is not None],
+        latency_us=latency,
+        call_id=call_id,
+        session=session,
+    )
+    path = tmp_path_factory.mktemp("records") / "a.jsonl"
+    log = AuditLog(path, redact_keys=["secret"])
+    log.record_decision(decision, Caller(sub=caller[0], iss=caller[1]))
+    log.record_decision(decision, Caller(sub=caller[0], iss=caller[1]))
+    for raw in lines_of(path):
+        text = raw.decode("ascii").rstrip("\n")
+        assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    [first, second] = read_records(path)
+    assert first["tool"] == tool and first["session"] == session and first["call_id"] == call_id
+    assert first["latency_us"] == round(latency, 1)
+    assert ("rewritten_args" in first) == (rewritten is not None and rewritten is not original)
+    assert second["prev"] == first["hash"]
+    assert verify(path).ok
