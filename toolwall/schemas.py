@@ -12,9 +12,12 @@ a `tools` list, in any of the shapes people already give their models:
 Validation has two paths. The fast one is a validator compiled to Python by fastjsonschema, used
 only for schemas written entirely in a subset of keywords whose meaning fastjsonschema and
 `jsonschema` share exactly (see `portable`); it answers yes or no. `jsonschema` stays the
-reference: it checks every schema against its metaschema, validates the schemas outside the
-subset, and computes the violation (message and JSON path) whenever the fast path says no, so a
-call is refused only when `jsonschema` refuses it and is never let through when it would not.
+reference: it validates the schemas outside the subset, and computes the violation (message and
+JSON path) whenever the fast path says no, so a call is refused only when `jsonschema` refuses it
+and is never let through when it would not.
+
+Loading is checked the same way: jsonschema-rs checks each schema against its metaschema in
+microseconds, and `jsonschema` decides (and explains) whenever it says no (`_meta_valid_fast`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import jsonschema_rs
 import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
@@ -69,14 +74,22 @@ class ToolSchema:
         self.schema = schema
         self.source = source
         self.description = description
-        cls = validator_for(schema, default=Draft202012Validator)
         try:
-            cls.check_schema(dict(schema))
-        except SchemaError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            cls = validator_for(schema, default=Draft202012Validator)
+        except TypeError:  # an unhashable "$schema"
             raise SchemaLoadError(
-                f"{source}: schema of {name!r} is not a valid JSON Schema at {where}: {exc.message}"
+                f"{source}: schema of {name!r} is not a valid JSON Schema at $schema: "
+                f"{schema.get('$schema')!r} is not a metaschema URI"
             ) from None
+        if not _meta_valid_fast(schema):
+            try:
+                cls.check_schema(dict(schema))
+            except SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+                raise SchemaLoadError(
+                    f"{source}: schema of {name!r} is not a valid JSON Schema at {where}: "
+                    f"{exc.message}"
+                ) from None
         try:
             _compile_patterns(schema)
         except re2.error as exc:
@@ -442,21 +455,47 @@ _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "dependentSchema
 
 def _compile_patterns(schema: Any) -> None:
     """Compile every `pattern` and `patternProperties` key of a schema now, not on first use."""
+    for pattern in _patterns(schema):
+        _re2(pattern)
+
+
+def _patterns(schema: Any) -> Iterator[str]:
+    """Every `pattern` and `patternProperties` key of a schema, in its subschemas too."""
     if isinstance(schema, list):
         for item in schema:
-            _compile_patterns(item)
+            yield from _patterns(item)
         return
     if not isinstance(schema, Mapping):
         return
     for key, value in schema.items():
         if key == "pattern" and isinstance(value, str):
-            _re2(value)
+            yield value
         elif key == "patternProperties" and isinstance(value, Mapping):
             for pattern, sub in value.items():
-                _re2(pattern)
-                _compile_patterns(sub)
+                yield pattern
+                yield from _patterns(sub)
         elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
             for sub in value.values():
-                _compile_patterns(sub)
+                yield from _patterns(sub)
         elif key not in _NOT_SCHEMAS:
-            _compile_patterns(value)
+            yield from _patterns(value)
+
+
+def _meta_valid_fast(schema: Mapping[str, Any]) -> bool:
+    """True when the schema surely passes `jsonschema`'s metaschema check; False: ask it.
+
+    `check_schema` takes about 3 ms a schema (the 2020-12 metaschema resolves `$dynamicRef`s
+    through URL joins), so a thousand tools took seconds to load. jsonschema-rs checks the same
+    metaschema in microseconds. Its yes also needs what `check_schema` adds through its format
+    checker, patterns that Python's `re` compiles (jsonschema-rs treats formats as annotations).
+    Any no, or any doubt, goes to `check_schema`, which decides and says why: a schema is
+    refused exactly when it was refused before. `tests/test_schemas.py` compares the two.
+    """
+    try:
+        if not jsonschema_rs.meta.is_valid(dict(schema)):
+            return False
+        for pattern in _patterns(schema):
+            re.compile(pattern)
+    except Exception:  # a draft jsonschema-rs does not know, a pattern Python cannot compile
+        return False
+    return True
