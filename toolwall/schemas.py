@@ -41,6 +41,7 @@ from jsonschema.validators import extend, validator_for
 
 from toolwall.errors import SchemaLoadError
 from toolwall.normalize import InputRejected, check_tool_name
+from toolwall.regex import Finder, finder
 
 # A tool defined without parameters takes none.
 NO_PARAMETERS: Mapping[str, Any] = {
@@ -194,13 +195,14 @@ _COUNT_KEYWORDS = frozenset(
 _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 
 
-def portable(schema: Any, negated: bool = False) -> bool:
-    r"""Whether `schema` uses only keywords that fastjsonschema and jsonschema agree on.
+def portable(schema: Any) -> bool:
+    """Whether `schema` uses only keywords that fastjsonschema and jsonschema agree on.
 
-    Left out on purpose: `$ref` and definitions, `items` as a list, `contains`, `if`,
-    `dependencies`, `unevaluated*`, `multipleOf` (float arithmetic), `uniqueItems` (1 vs true),
-    `pattern` and `patternProperties` (the reference matches them with RE2; fastjsonschema with
-    Python's `re`, whose `\d`, `\w` and `\s` match more).
+    `pattern` is in: both paths match it with RE2 (`_compile_fast` swaps fastjsonschema's
+    Python regexes for RE2's). Left out on purpose: `$ref` and definitions, `items` as a list,
+    `contains`, `if`, `dependencies`, `unevaluated*`, `multipleOf` (float arithmetic),
+    `uniqueItems` (1 vs true), `patternProperties` (fastjsonschema also uses its regexes to
+    decide which properties are "additional").
     """
     if isinstance(schema, bool):
         return True
@@ -230,25 +232,16 @@ def portable(schema: Any, negated: bool = False) -> bool:
             if not isinstance(values, list) or not all(_is_scalar(v) for v in values):
                 return False
         elif key == "pattern":
-            # fastjsonschema matches with Python's `re`, whose classes (`\d`, `\w`, `\s`)
-            # are wider than RE2's: it could accept what the RE2 reference refuses.
-            return False
+            if not isinstance(value, str):
+                return False
         elif key == "properties":
-            if not isinstance(value, Mapping) or not all(
-                portable(sub, negated) for sub in value.values()
-            ):
+            if not isinstance(value, Mapping) or not all(portable(sub) for sub in value.values()):
                 return False
-        elif key in ("items", "additionalProperties", "propertyNames"):
-            if not portable(value, negated):
+        elif key in ("items", "additionalProperties", "propertyNames", "not"):
+            if not portable(value):
                 return False
-        elif key in ("allOf", "anyOf"):
-            if not isinstance(value, list) or not all(portable(sub, negated) for sub in value):
-                return False
-        elif key == "oneOf":
-            if not isinstance(value, list) or not all(portable(sub, True) for sub in value):
-                return False
-        elif key == "not":
-            if not portable(value, True):
+        elif key in ("allOf", "anyOf", "oneOf"):
+            if not isinstance(value, list) or not all(portable(sub) for sub in value):
                 return False
         else:
             return False
@@ -289,6 +282,17 @@ def _compile_fast(schema: Mapping[str, Any]) -> Callable[[Any], Any] | None:
         )
     except Exception:  # a schema fastjsonschema cannot compile is validated by jsonschema
         return None
+    # The generated code looks each `pattern` up in its REGEX_PATTERNS, compiled with Python's
+    # `re` (whose `$` matches before a final newline and whose `\d` takes any digit): match
+    # with RE2 there too, as the reference does. Should a fastjsonschema version keep its
+    # regexes elsewhere, the schema simply has no fast path.
+    wanted = set(_patterns(schema))
+    if wanted:
+        compiled = getattr(validator, "__globals__", {}).get("REGEX_PATTERNS")
+        if not isinstance(compiled, dict) or set(compiled) != wanted:
+            return None
+        for pattern in wanted:
+            compiled[pattern] = Finder(_re2(pattern))
     return validator
 
 
@@ -425,8 +429,13 @@ def _re2(pattern: str) -> Any:
     return re2.compile(pattern, options)
 
 
+@functools.lru_cache(maxsize=1024)
+def _finds(pattern: str) -> Callable[[str], bool]:
+    return finder(_re2(pattern))
+
+
 def _pattern(validator: Validator, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
-    if validator.is_type(instance, "string") and not _re2(pattern).search(instance):
+    if validator.is_type(instance, "string") and not _finds(pattern)(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -436,9 +445,9 @@ def _pattern_properties(
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
-        regex = _re2(pattern)
+        finds = _finds(pattern)
         for key, value in instance.items():
-            if regex.search(key):
+            if finds(key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 

@@ -28,6 +28,8 @@ from urllib.parse import unquote_to_bytes
 import idna
 import re2
 
+from toolwall.regex import finder
+
 __all__ = [
     "BuiltinError",
     "Regex",
@@ -707,12 +709,13 @@ class Regex:
     Equal when source and flags are equal. Matching is linear in the subject's length.
     """
 
-    __slots__ = ("_compiled", "flags", "source")
+    __slots__ = ("_compiled", "_finds", "flags", "source")
 
     def __init__(self, source: str, flags: str, compiled: Any) -> None:
         self.source = source
         self.flags = flags
         self._compiled = compiled
+        self._finds = finder(compiled)
 
     def search(self, subject: str) -> bool:
         """True when the regex matches anywhere in `subject` (not anchored)."""
@@ -778,10 +781,10 @@ def _compiled(regex: object, function: str) -> Any:
 
 def search(regex: object, s: str) -> bool:
     """True when `regex` (from `compile_regex`) matches anywhere in `s` (DSL: `s matches re`)."""
-    compiled = _compiled(regex, "matches")
+    finds = regex._finds if isinstance(regex, Regex) else finder(_compiled(regex, "matches"))
     text = _expect_str(s, "matches", "a string on its left")
     try:
-        return compiled.search(text) is not None
+        return finds(text)
     except UnicodeError:
         raise BuiltinError(f"{_show(text)} is not valid Unicode") from None
 
