@@ -272,6 +272,10 @@ def add_ratios(rows: list[Row]) -> None:
             r["ratio_of"] = ours["key"]
 
 
+ISSUE_JSONSCHEMA_US = 21.0
+"""Issue 8's figure for a precompiled `jsonschema` check on the 2-core machine it was set on."""
+
+
 def check_targets(rows: list[Row], loads: list[Row]) -> list[Row]:
     med = {r["key"]: r["stats"].median_us for r in rows if "stats" in r}
     p99 = {r["key"]: r["stats"].p99_us for r in rows if "stats" in r}
@@ -337,6 +341,17 @@ def print_tables(
         f"load average before {machine['load_before']}, after {machine['load_after']}: "
         "on a shared machine the p99 column is noisy."
     )
+    floor = next(
+        (r["stats"] for r in rows if r["key"] == "case5.jsonschema.one" and "stats" in r), None
+    )
+    if floor is not None:
+        # The µs targets were set against the peers as the issue measured them on this machine;
+        # a shared host's speed drifts over a day, and the same code with it.
+        console.print(
+            f"machine speed: precompiled jsonschema took {floor.median_us:.1f} µs here; the issue "
+            f"measured ~{ISSUE_JSONSCHEMA_US:.0f} µs on this machine type, so this run was "
+            f"{floor.median_us / ISSUE_JSONSCHEMA_US:.1f}x as slow."
+        )
 
 
 def row(case: str, what: str, key: str, stats: Stats) -> Row:
