@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         cases += generated_cases_
         cases += session_cases(20_000 // scale)
         step(console, "1-4: timing, interleaved in rounds")
-        measured = measure_interleaved(cases, rounds=5)
+        measured = measure_interleaved(cases, rounds=20)
         rows += [row(c.case, c.what, c.key, measured[c.key]) for c in cases]
         step(console, "5: peers")
         rows += peer_cases(20_000 // scale, 300 // scale, 3 if scale == 1 else 1, 5_000 // scale)
