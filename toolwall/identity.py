@@ -623,15 +623,14 @@ class JWTVerifier:
         if not isinstance(token, str):
             raise TokenMalformed(f"a token is a string, not {type(token).__name__}")
         # Size first, before hashing or parsing anything the sender controls.
-        too_large = f"the token is larger than max_token_bytes ({self.max_token_bytes})"
         if len(token) > self.max_token_bytes:
-            raise TokenTooLarge(too_large)
+            raise TokenTooLarge(self._too_large())
         try:
             raw = token.encode()
         except UnicodeEncodeError:
             raise TokenMalformed("not a JWT: the token is not valid Unicode text") from None
         if len(raw) > self.max_token_bytes:
-            raise TokenTooLarge(too_large)
+            raise TokenTooLarge(self._too_large())
         now = self.clock()
         digest = hashlib.sha256(raw).digest()
         if self._cache_size:
@@ -650,6 +649,9 @@ class JWTVerifier:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return caller
+
+    def _too_large(self) -> str:
+        return f"the token is larger than max_token_bytes ({self.max_token_bytes})"
 
     def _verify(self, token: str, now: float) -> tuple[Caller, float, float]:
         header = self._header(token)
