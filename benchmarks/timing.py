@@ -107,3 +107,20 @@ def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start, time.process_time() - cpu
+
+
+def timed_best(fn: Callable[[], object], repeat: int = 3) -> tuple[object, list[float], float]:
+    """(last result, wall seconds of each of `repeat` calls, the least CPU seconds of a call).
+
+    A load takes seconds, and a shared machine's speed drifts over seconds: as timeit advises,
+    the best of a few calls is what the code costs, the others include the neighbours.
+    """
+    result: object = None
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        result, wall, cpu = timed(fn)
+        walls.append(wall)
+        cpus.append(cpu)
+    return result, walls, min(cpus)
