@@ -10,6 +10,7 @@ never lets one through by accident. Enforcement (running the tool, asking an app
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -60,6 +61,13 @@ class TokenVerifier(Protocol):
 _NORMALIZE_OK = TraceEntry("normalize", "ok")
 _AUTHORIZE_OK = TraceEntry("authorize", "ok")
 _VALIDATE_OK = TraceEntry("validate", "ok")
+
+
+@functools.lru_cache(maxsize=4096)
+def _identified(sub: str) -> TraceEntry:
+    """The identify stage's entry for an identified caller, shared (entries are frozen): a new
+    one per call cost ~2 µs, a tenth of a decision."""
+    return TraceEntry("identify", "ok", sub)
 
 
 class _Stop(Exception):
@@ -149,11 +157,9 @@ class Firewall:
                 ) from None
             trace.append(_NORMALIZE_OK)
             trace.append(
-                TraceEntry(
-                    "identify",
-                    "ok" if identity_reason is None else "refused",
-                    identity_reason.message if identity_reason else who.sub or "",
-                )
+                _identified(who.sub or "")
+                if identity_reason is None
+                else TraceEntry("identify", "refused", identity_reason.message)
             )
             if not covered(who.tools, tool):
                 not_granted = Reason(
@@ -224,7 +230,8 @@ class Firewall:
             )
             state = None
         decision = self._audit(decision, who)
-        if state is not None and decision.action.runs:
+        # A call without a session had a state of its own, which nothing will read again.
+        if state is not None and session_id is not None and decision.action.runs:
             state.record_call(decision.tool, decision.action.value)
         return decision
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from toolwall.patterns import compile_pattern, is_glob
 
 HISTORY_LENGTH = 256
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
+    """One call the session made (a tuple: built on every call, and cheaper than a dataclass)."""
+
     at: float
     tool: str
     action: str
