@@ -17,7 +17,7 @@ over generated text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lark import Token
@@ -78,7 +78,7 @@ class FastContextualLexer(Lexer):
         self._by_state: dict[Any, _Scanner] = {}
         self._by_accepts: dict[frozenset[str], _Scanner] = {}
 
-    def _scanner(self, state: Any, accepts: Iterator[str]) -> _Scanner:
+    def _scanner(self, state: Any, accepts: Iterable[str]) -> _Scanner:
         names = frozenset(name for name in accepts if name in self._terminals) | self._ignore
         scanner = self._by_accepts.get(names)
         if scanner is None:
@@ -101,7 +101,7 @@ class FastContextualLexer(Lexer):
         line, line_start = 1, 0
         while pos < end:
             state = parser_state.position
-            scanner = by_state.get(state) or self._scanner(state, iter(states[state]))
+            scanner = by_state.get(state) or self._scanner(state, states[state])
             found = scanner.match(text, pos, end)
             if found is None:
                 raise UnexpectedCharacters(text, pos, line, pos - line_start + 1)  # type: ignore[no-untyped-call]
