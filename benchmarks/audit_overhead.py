@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import quantiles
 
 from toolwall import Caller, Firewall, SchemaRegistry, ToolCall
-from toolwall.audit import AuditLog
+from toolwall.audit.log import AuditLog
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toolwall import ApprovalAnswer, ApprovalRequest, Callback, Caller, Firewall
-from toolwall.formats import guard_anthropic
+from toolwall.integrations.formats import guard_anthropic
 
 POLICY = Path(__file__).resolve().parent.parent / "toolwall.toml"
 

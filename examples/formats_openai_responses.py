@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolwall import ApprovalAnswer, ApprovalRequest, Callback, Caller, Firewall
-from toolwall.formats import guard_openai_responses
+from toolwall.integrations.formats import guard_openai_responses
 
 POLICY = Path(__file__).resolve().parent.parent / "toolwall.toml"
 

@@ -21,7 +21,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from toolwall import Caller, Firewall
-from toolwall.adapters.langchain import ToolwallMiddleware
+from toolwall.integrations.adapters.langchain import ToolwallMiddleware
 
 POLICY = Path(__file__).resolve().parent.parent / "toolwall.toml"
 executed: list[str] = []

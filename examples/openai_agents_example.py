@@ -15,7 +15,7 @@ from typing import Any
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from toolwall.adapters.openai_agents import ToolwallGuard
+from toolwall.integrations.adapters.openai_agents import ToolwallGuard
 
 from _shared import (
     LAST_WORD,

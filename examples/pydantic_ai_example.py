@@ -24,7 +24,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDenied
 
-from toolwall.adapters.pydantic_ai import ToolwallCapability
+from toolwall.integrations.adapters.pydantic_ai import ToolwallCapability
 
 from _shared import (
     LAST_WORD,

@@ -44,14 +44,17 @@ def test_import_toolwall_loads_no_framework() -> None:
 
 
 def test_the_provider_formats_load_no_sdk() -> None:
-    statement = "import toolwall.formats\nfrom toolwall.formats import guard_openai_chat"
+    statement = (
+        "import toolwall.integrations.formats\n"
+        "from toolwall.integrations.formats import guard_openai_chat"
+    )
     assert _imported_after(statement) == []
 
 
 def test_deciding_a_call_from_the_demo_policy_loads_no_framework() -> None:
     statement = (
         "from toolwall import Firewall, Caller\n"
-        "from toolwall.formats import guard_anthropic\n"
+        "from toolwall.integrations.formats import guard_anthropic\n"
         "fw = Firewall.from_config('toolwall.toml')\n"
         "r = {'content': [{'type': 'tool_use', 'id': 't', 'name': 'fs.read',"
         " 'input': {'path': '/srv/workspace/a'}}]}\n"
@@ -62,7 +65,7 @@ def test_deciding_a_call_from_the_demo_policy_loads_no_framework() -> None:
 
 def test_the_probe_sees_a_framework_when_one_is_imported() -> None:
     # Guards the test itself: the probe does notice an import.
-    assert "langgraph" in _imported_after("import toolwall.adapters.langchain")
+    assert "langgraph" in _imported_after("import toolwall.integrations.adapters.langchain")
 
 
 def test_toolwall_works_with_the_frameworks_absent() -> None:
@@ -76,15 +79,16 @@ def test_toolwall_works_with_the_frameworks_absent() -> None:
         "            raise ModuleNotFoundError(name)\n"
         "        return None\n"
         "sys.meta_path.insert(0, Absent())\n"
-        "import toolwall, toolwall.formats\n"
+        "import toolwall, toolwall.integrations.formats\n"
         "from toolwall import Firewall, Caller\n"
         "fw = Firewall.from_config('toolwall.toml')\n"
         "r = {'choices': [{'message': {'tool_calls': [{'id': 'c', 'type': 'function',"
         " 'function': {'name': 'fs.read', 'arguments': '{\"path\": \"/etc/passwd\"}'}}]}}]}\n"
-        "g = toolwall.formats.guard_openai_chat(fw, r, caller=Caller(tools=('fs.read',)))\n"
+        "g = toolwall.integrations.formats.guard_openai_chat(\n"
+        "    fw, r, caller=Caller(tools=('fs.read',)))\n"
         "assert g.refusals and not g.calls\n"
         "try:\n"
-        "    import toolwall.adapters.langchain\n"
+        "    import toolwall.integrations.adapters.langchain\n"
         "except ModuleNotFoundError:\n"
         "    pass\n"
         "else:\n"

@@ -25,7 +25,7 @@ def test_unknown_names_raise_attribute_error() -> None:
 def test_import_toolwall_loads_no_heavy_module() -> None:
     code = (
         "import sys, toolwall; "
-        "heavy = [m for m in ('lark', 'jwt', 'hypothesis', 'sqlite3', 'toolwall.dsl') "
+        "heavy = [m for m in ('lark', 'jwt', 'hypothesis', 'sqlite3', 'toolwall.policy') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,7 +12,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolwall.approvals import (
+    from toolwall.audit.log import AuditLog, AuditSink
+    from toolwall.canonical import call_digest
+    from toolwall.config import Config, Limits
+    from toolwall.enforce.approvers import (
         ApprovalAnswer,
         ApprovalError,
         ApprovalRequest,
@@ -22,12 +25,9 @@ if TYPE_CHECKING:
         DenyAll,
         SQLiteQueue,
     )
-    from toolwall.audit import AuditLog, AuditSink, call_digest
-    from toolwall.config import Config, Limits
-    from toolwall.dsl import Assertion, CompiledPolicy, Diagnostic, load_policy
-    from toolwall.engine import Firewall
     from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
-    from toolwall.identity import JWTVerifier, TokenRefused
+    from toolwall.firewall import Firewall
+    from toolwall.identity.verifier import JWTVerifier, TokenRefused
     from toolwall.model import (
         Action,
         Caller,
@@ -38,53 +38,54 @@ if TYPE_CHECKING:
         ToolCall,
         TraceEntry,
     )
-    from toolwall.policy import NoRules, RuleEngine
-    from toolwall.schemas import SchemaRegistry, ToolSchema
-    from toolwall.session import SessionState, SessionStore
+    from toolwall.pipeline.rules import NoRules, RuleEngine
+    from toolwall.policy import Assertion, CompiledPolicy, Diagnostic, load_policy
+    from toolwall.schemas.registry import SchemaRegistry, ToolSchema
+    from toolwall.state.sessions import SessionState, SessionStore
 
 # Public names load on first use (PEP 562), so `import toolwall` stays cheap: the pytest plugin
 # and the command line import the package without paying for the rule compiler, the JWT
 # library or the approval queue they may not need.
 _EXPORTS: dict[str, str] = {
     "Action": "toolwall.model",
-    "ApprovalAnswer": "toolwall.approvals",
-    "ApprovalError": "toolwall.approvals",
-    "ApprovalRequest": "toolwall.approvals",
-    "Approver": "toolwall.approvals",
-    "Assertion": "toolwall.dsl",
-    "AuditLog": "toolwall.audit",
-    "AuditSink": "toolwall.audit",
+    "ApprovalAnswer": "toolwall.enforce.approvers",
+    "ApprovalError": "toolwall.enforce.approvers",
+    "ApprovalRequest": "toolwall.enforce.approvers",
+    "Approver": "toolwall.enforce.approvers",
+    "Assertion": "toolwall.policy",
+    "AuditLog": "toolwall.audit.log",
+    "AuditSink": "toolwall.audit.log",
     "Blocked": "toolwall.errors",
-    "Callback": "toolwall.approvals",
+    "Callback": "toolwall.enforce.approvers",
     "Caller": "toolwall.model",
-    "CompiledPolicy": "toolwall.dsl",
+    "CompiledPolicy": "toolwall.policy",
     "Config": "toolwall.config",
     "ConfigError": "toolwall.errors",
-    "Console": "toolwall.approvals",
+    "Console": "toolwall.enforce.approvers",
     "Decision": "toolwall.model",
-    "DenyAll": "toolwall.approvals",
-    "Diagnostic": "toolwall.dsl",
-    "Firewall": "toolwall.engine",
-    "JWTVerifier": "toolwall.identity",
+    "DenyAll": "toolwall.enforce.approvers",
+    "Diagnostic": "toolwall.policy",
+    "Firewall": "toolwall.firewall",
+    "JWTVerifier": "toolwall.identity.verifier",
     "Limits": "toolwall.config",
-    "NoRules": "toolwall.policy",
+    "NoRules": "toolwall.pipeline.rules",
     "PolicyError": "toolwall.errors",
     "Reason": "toolwall.model",
     "ReasonKind": "toolwall.model",
-    "RuleEngine": "toolwall.policy",
+    "RuleEngine": "toolwall.pipeline.rules",
     "RuleVerdict": "toolwall.model",
-    "SQLiteQueue": "toolwall.approvals",
+    "SQLiteQueue": "toolwall.enforce.approvers",
     "SchemaLoadError": "toolwall.errors",
-    "SchemaRegistry": "toolwall.schemas",
-    "SessionState": "toolwall.session",
-    "SessionStore": "toolwall.session",
-    "TokenRefused": "toolwall.identity",
+    "SchemaRegistry": "toolwall.schemas.registry",
+    "SessionState": "toolwall.state.sessions",
+    "SessionStore": "toolwall.state.sessions",
+    "TokenRefused": "toolwall.identity.verifier",
     "ToolCall": "toolwall.model",
-    "ToolSchema": "toolwall.schemas",
+    "ToolSchema": "toolwall.schemas.registry",
     "ToolwallError": "toolwall.errors",
     "TraceEntry": "toolwall.model",
-    "call_digest": "toolwall.audit",
-    "load_policy": "toolwall.dsl",
+    "call_digest": "toolwall.canonical",
+    "load_policy": "toolwall.policy",
 }
 
 

@@ -20,7 +20,7 @@ from rich.markup import escape
 from toolwall.errors import ToolwallError
 
 if TYPE_CHECKING:
-    from toolwall.engine import Firewall
+    from toolwall.firewall import Firewall
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -54,7 +54,7 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def load_firewall(config: Path) -> Firewall:
     """The firewall for `--config`; load errors propagate as ToolwallError (exit 2)."""
-    from toolwall.engine import Firewall
+    from toolwall.firewall import Firewall
 
     return Firewall.from_config(config)
 

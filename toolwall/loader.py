@@ -5,18 +5,18 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from toolwall import approvals
-from toolwall.audit import AuditLog
+from toolwall.audit.log import AuditLog
 from toolwall.config import Config
+from toolwall.enforce import approvers as approvals
 from toolwall.errors import ConfigError
-from toolwall.schemas import SchemaRegistry
+from toolwall.schemas.registry import SchemaRegistry
 
 
 def build_parts(config: Config, schemas: SchemaRegistry | None = None) -> dict[str, Any]:
     """The firewall's parts. `schemas` replaces the schema folder's registry (the MCP gateway
     passes the folder's schemas merged with its upstream tools', so rules are checked against
     every tool they can reach)."""
-    from toolwall.dsl import load_policy
+    from toolwall.policy import load_policy
 
     if schemas is None:
         schemas = SchemaRegistry.load(config.resolve(config.policy.schemas))
@@ -31,7 +31,7 @@ def build_parts(config: Config, schemas: SchemaRegistry | None = None) -> dict[s
         **build_enforcement(config),
     }
     if config.identity is not None:
-        from toolwall.identity import JWTVerifier
+        from toolwall.identity.verifier import JWTVerifier
 
         parts["identity"] = JWTVerifier.from_config(config.identity, config.base_dir)
     return parts

@@ -311,7 +311,7 @@ def _compact(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RuleVerdict:
-    """What the rules stage concluded for one call (see `toolwall.policy.RuleEngine`).
+    """What the rules stage concluded for one call (see `toolwall.pipeline.rules.RuleEngine`).
 
     `args` is None when no rewrite applies; otherwise the rewritten arguments (for `rewrite`,
     and for `escalate` when rewrite rules fired too). `reasons` hold the reasons of the fired

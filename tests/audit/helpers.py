@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.test_engine import ScriptedRules
+from tests.test_firewall import ScriptedRules
 from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind, RuleVerdict
-from toolwall.audit import AuditLog
+from toolwall.audit.log import AuditLog
 from toolwall.model import TraceEntry
-from toolwall.schemas import SchemaRegistry
+from toolwall.schemas.registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -37,7 +37,7 @@ from toolwall import (
     ReasonKind,
     ToolCall,
 )
-from toolwall.audit import (
+from toolwall.audit.log import (
     GENESIS,
     REDACTED,
     AuditLog,
@@ -124,7 +124,7 @@ def test_record_line_is_what_verify_recomputes() -> None:
 
 
 def test_results_are_recorded_as_digest_and_size_never_the_content(path: Path) -> None:
-    from tests.test_engine import ScriptedRules
+    from tests.test_firewall import ScriptedRules
     from toolwall import RuleVerdict
 
     log = AuditLog(path)
@@ -388,7 +388,7 @@ def test_a_torn_line_that_replaced_a_record_is_not_excused(path: Path) -> None:
 
 WRITER = """
 import sys
-from toolwall.audit import AuditLog
+from toolwall.audit.log import AuditLog
 from toolwall.model import Caller
 log = AuditLog(sys.argv[1])
 who = Caller(sub=sys.argv[2])
@@ -561,7 +561,7 @@ def test_redact_paths_parse_or_say_where_they_fail() -> None:
 
 
 def test_redacted_values_are_scrubbed_from_reasons_too(path: Path) -> None:
-    from tests.test_engine import ScriptedRules
+    from tests.test_firewall import ScriptedRules
     from toolwall import RuleVerdict
 
     reason = Reason(ReasonKind.RULE, "password hunter2-long was reused", rule="r")
@@ -683,8 +683,8 @@ def test_the_redaction_screen_never_skips_a_matching_key(
 
 
 def test_real_tokens_accepted_or_refused_never_reach_the_file(path: Path) -> None:
-    from toolwall.devkeys import generate_private_key, mint_token
-    from toolwall.identity import JWTVerifier
+    from toolwall.identity.devkeys import generate_private_key, mint_token
+    from toolwall.identity.verifier import JWTVerifier
 
     key, stranger = generate_private_key(), generate_private_key()
     verifier = JWTVerifier.from_public_key(key, audience="toolwall")

@@ -12,7 +12,7 @@ import pytest
 
 from toolwall import Action, Firewall, SchemaRegistry, ToolCall, cli
 from toolwall.config import Config
-from toolwall.identity import JWTVerifier
+from toolwall.identity.verifier import JWTVerifier
 
 
 @pytest.fixture(autouse=True)
@@ -153,7 +153,7 @@ def test_inspect_reads_stdin(
 def test_expired_token_from_mint_is_refused(
     policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from toolwall.devkeys import mint_token
+    from toolwall.identity.devkeys import mint_token
 
     token = mint_token(
         policy / ".toolwall" / "keys" / "toolwall-dev.key",
@@ -199,7 +199,7 @@ def test_mint_refuses_a_key_the_config_does_not_allow(
 ) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from toolwall.devkeys import generate_private_key
+    from toolwall.identity.devkeys import generate_private_key
 
     rsa_pem = generate_private_key("rsa").private_bytes(
         serialization.Encoding.PEM,
@@ -212,7 +212,7 @@ def test_mint_refuses_a_key_the_config_does_not_allow(
 
 
 def test_ttl_syntax() -> None:
-    from toolwall.devkeys import parse_ttl
+    from toolwall.identity.devkeys import parse_ttl
 
     assert parse_ttl("30s") == 30
     assert parse_ttl("15m") == 900
@@ -223,7 +223,7 @@ def test_ttl_syntax() -> None:
 
 def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The whole scaffold through `Firewall.from_config` (its rule needs the rule language)."""
-    dsl = pytest.importorskip("toolwall.dsl")
+    dsl = pytest.importorskip("toolwall.policy")
     if not hasattr(dsl, "load_policy"):
         pytest.skip("the rule language's load_policy is not merged yet")
     firewall = Firewall.from_config(policy / "toolwall.toml")

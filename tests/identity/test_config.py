@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from toolwall.config import Config, IdentityConfig
-from toolwall.devkeys import mint_token
 from toolwall.errors import ConfigError
-from toolwall.identity import JWTVerifier, identity_warnings
+from toolwall.identity.devkeys import mint_token
+from toolwall.identity.verifier import JWTVerifier, identity_warnings
 
 from .conftest import Family
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from toolwall import Action, ToolCall
 from toolwall.config import Config, IdentityConfig
 from toolwall.errors import ConfigError
-from toolwall.identity import JWTVerifier, KeySetUnavailable, UnknownKeyId
+from toolwall.identity.verifier import JWTVerifier, KeySetUnavailable, UnknownKeyId
 
 from .conftest import NOW, Clock, claims, firewall
 from .test_refusals import assert_refused

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from toolwall import Action, Caller, ReasonKind, ToolCall
-from toolwall.identity import (
+from toolwall.identity.verifier import (
     AlgorithmNone,
     AlgorithmNotAllowed,
     BadSignature,

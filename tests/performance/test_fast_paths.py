@@ -3,8 +3,8 @@
 - The compiled schema validator (fastjsonschema) never accepts what jsonschema rejects, and the
   registry's answers (`violation`, `is_valid`) are jsonschema's, on the demo schemas and on
   schemas of every keyword in the portable subset, for generated instances.
-- The quick argument walk in `toolwall.normalize` returns the same size or the same error as
-  the full walk.
+- The quick argument walk in `toolwall.pipeline.normalize` returns the same size or the same
+  error as the full walk.
 - `new_decision` builds the same `Decision` as `Decision.model_construct`.
 """
 
@@ -22,8 +22,8 @@ from jsonschema import Draft202012Validator
 from toolwall import Action, Reason, ReasonKind, SchemaRegistry, TraceEntry
 from toolwall.config import Limits
 from toolwall.model import Decision, new_decision
-from toolwall.normalize import InputRejected, _walk, check_arguments, check_tool_name
-from toolwall.schemas import ToolSchema, _with_re2, portable
+from toolwall.pipeline.normalize import InputRejected, _walk, check_arguments, check_tool_name
+from toolwall.schemas.registry import ToolSchema, _with_re2, portable
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = SchemaRegistry.load(ROOT / "schemas")
@@ -412,7 +412,7 @@ def test_plain_text_regexes_match_as_re2_does(anchored: bool, pattern: str, subj
     import re2
 
     from toolwall import Caller, Firewall, ToolCall
-    from toolwall.dsl import compile_text
+    from toolwall.policy import compile_text
 
     source = ("^" if anchored else "") + pattern
     policy = compile_text(f"rule r: on t when args.q matches /{source}/ block", _Q_SCHEMA)
@@ -426,7 +426,7 @@ def test_only_exact_json_types_are_plain() -> None:
     from collections import OrderedDict
     from enum import IntEnum
 
-    from toolwall.normalize import checked_arguments
+    from toolwall.pipeline.normalize import checked_arguments
 
     class Level(IntEnum):
         HIGH = 3

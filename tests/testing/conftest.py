@@ -17,7 +17,11 @@ def demo_copy(tmp_path: Path) -> Path:
         shutil.copytree(ROOT / name, tmp_path / name)
     shutil.copy(ROOT / "toolwall.toml", tmp_path / "toolwall.toml")
     (tmp_path / "tests").mkdir()
-    shutil.copytree(ROOT / "tests" / "policy", tmp_path / "tests" / "policy")
+    # tests/policy also holds the rule language's own tests (it mirrors toolwall/policy/): the
+    # policy test files are the YAML ones.
+    (tmp_path / "tests" / "policy").mkdir()
+    for case_file in (ROOT / "tests" / "policy").glob("*.yaml"):
+        shutil.copy(case_file, tmp_path / "tests" / "policy" / case_file.name)
     return tmp_path
 
 

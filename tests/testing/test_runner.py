@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 from toolwall import Action, Firewall
-from toolwall.devkeys import generate_keypair
+from toolwall.identity.devkeys import generate_keypair
 from toolwall.testing.cases import PolicyTestCase, parse_test_file
 from toolwall.testing.report import failure_text
 from toolwall.testing.runner import PolicyTestRunner, policy_firewall

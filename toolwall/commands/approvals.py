@@ -20,9 +20,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from toolwall.approvals import ApprovalError, QueueEntry, SQLiteQueue, args_diff, current_user
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console, err_console
 from toolwall.config import Config
+from toolwall.enforce.approvers import (
+    ApprovalError,
+    QueueEntry,
+    SQLiteQueue,
+    args_diff,
+    current_user,
+)
 from toolwall.errors import ToolwallError
 
 STATUS_STYLE = {

@@ -12,9 +12,9 @@ from rich.text import Text
 
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console
 from toolwall.config import Config
-from toolwall.dsl.diagnostics import Diagnostic, summary
-from toolwall.dsl.load import check_sources, read_sources
-from toolwall.schemas import SchemaRegistry
+from toolwall.policy.diagnostics import Diagnostic, summary
+from toolwall.policy.load import check_sources, read_sources
+from toolwall.schemas.registry import SchemaRegistry
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +66,7 @@ def _config_warnings(config: Config) -> list[str]:
     """Settings that load but weaken the firewall (today: the `[identity]` section)."""
     if config.identity is None:
         return []
-    from toolwall.identity import identity_warnings
+    from toolwall.identity.verifier import identity_warnings
 
     return identity_warnings(config.identity)
 

@@ -6,8 +6,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from toolwall.approvals import Callback
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console
+from toolwall.enforce.approvers import Callback
 from toolwall.errors import ConfigError
 
 
@@ -24,9 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolwall.audit import AuditLog, verify
+    from toolwall.audit.log import AuditLog, verify
     from toolwall.demo import demo_identity, dumps, run_demo, security_on_call
-    from toolwall.engine import Firewall
+    from toolwall.firewall import Firewall
 
     if not args.config.exists():
         raise ConfigError(

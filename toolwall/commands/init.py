@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.markup import escape
 
 from toolwall.cli import EXIT_OK, console
-from toolwall.devkeys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair
 from toolwall.errors import ToolwallError
+from toolwall.identity.devkeys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair
 
 KEYS_DIR = Path(".toolwall") / "keys"
 

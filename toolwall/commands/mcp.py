@@ -28,7 +28,7 @@ from toolwall.errors import ToolwallError
 from toolwall.model import Caller
 
 if TYPE_CHECKING:
-    from toolwall.adapters.mcp import Gateway
+    from toolwall.integrations.mcp import Gateway
 
 TOKEN_ENV = "TOOLWALL_TOKEN"
 
@@ -128,7 +128,7 @@ def run_stdio(args: argparse.Namespace) -> int:
     _require_extra()
     import anyio
 
-    from toolwall.adapters.mcp import Gateway, serve_stdio
+    from toolwall.integrations.mcp import Gateway, serve_stdio
 
     _stderr_logging()
     config = Config.load(args.config)
@@ -155,7 +155,7 @@ def run_http(args: argparse.Namespace) -> int:
     _require_extra()
     import anyio
 
-    from toolwall.adapters.mcp import Gateway, serve_http
+    from toolwall.integrations.mcp import Gateway, serve_http
 
     _stderr_logging()
     config = Config.load(args.config)
@@ -202,7 +202,7 @@ def list_tools(args: argparse.Namespace) -> int:
     _require_extra()
     import anyio
 
-    from toolwall.adapters.mcp import Gateway
+    from toolwall.integrations.mcp import Gateway
     from toolwall.patterns import covered
 
     _stderr_logging()
@@ -263,9 +263,9 @@ def write_lock(args: argparse.Namespace) -> int:
     _require_extra()
     import anyio
 
-    from toolwall.adapters.mcp.catalog import catalog_entries
-    from toolwall.adapters.mcp.lock import ToolLock
-    from toolwall.adapters.mcp.upstream import UpstreamError, list_servers
+    from toolwall.integrations.mcp.catalog import catalog_entries
+    from toolwall.integrations.mcp.lock import ToolLock
+    from toolwall.integrations.mcp.upstream import UpstreamError, list_servers
 
     _stderr_logging()
     config = Config.load(args.config)

@@ -10,7 +10,7 @@ from rich.padding import Padding
 
 from toolwall.cli import EXIT_FINDING, EXIT_OK, EXIT_USAGE, console, err_console
 from toolwall.config import DEFAULT_CONFIG
-from toolwall.engine import Firewall
+from toolwall.firewall import Firewall
 from toolwall.testing.cases import PolicyTestError, discover, load_test_file
 from toolwall.testing.report import failure_renderable
 from toolwall.testing.runner import PolicyTestRunner, policy_firewall

@@ -16,14 +16,14 @@ from rich.text import Text
 
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console
 from toolwall.config import Config, IdentityConfig
-from toolwall.devkeys import (
+from toolwall.errors import ToolwallError
+from toolwall.identity.devkeys import (
     PRIVATE_KEY_NAME,
     algorithm_for,
     load_private_key,
     mint_token,
     parse_ttl,
 )
-from toolwall.errors import ToolwallError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,7 +113,7 @@ def run_mint(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from toolwall.identity import JWTVerifier, TokenRefused
+    from toolwall.identity.verifier import JWTVerifier, TokenRefused
 
     config, identity = _identity(args.config)
     verifier = JWTVerifier.from_config(identity, config.base_dir)

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-from toolwall.engine import Firewall
+from toolwall.firewall import Firewall
 from toolwall.model import Action, Caller, Decision, ReasonKind, ToolCall
 from toolwall.patterns import covered, matches
-from toolwall.session import SessionState
+from toolwall.state.sessions import SessionState
 from toolwall.testing import strategies as tws
 from toolwall.testing.cases import HistoryStep
 from toolwall.testing.hints import Hints, PolicyHints
@@ -41,7 +41,7 @@ RUNS = (Action.ALLOW, Action.REWRITE)
 
 
 class AssertionLike(Protocol):
-    """What the fuzzer needs of a policy assertion (`toolwall.dsl.Assertion`)."""
+    """What the fuzzer needs of a policy assertion (`toolwall.policy.Assertion`)."""
 
     name: str
     location: str

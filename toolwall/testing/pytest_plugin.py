@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from toolwall.engine import Firewall
+    from toolwall.firewall import Firewall
     from toolwall.testing.cases import PolicyTestCase
     from toolwall.testing.runner import CaseResult
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolwall.approvals import DenyAll
-from toolwall.audit import AuditLog
+from toolwall.audit.log import AuditLog
 from toolwall.config import Config
-from toolwall.engine import Firewall
+from toolwall.enforce.approvers import DenyAll
+from toolwall.firewall import Firewall
 from toolwall.model import Action, Caller, Decision
 from toolwall.testing.cases import Expectation, PolicyTestCase, PolicyTestError
 

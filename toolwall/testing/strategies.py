@@ -35,7 +35,7 @@ from hypothesis.errors import InvalidArgument
 from jsonschema.validators import validator_for
 
 from toolwall.model import Caller, ToolCall
-from toolwall.schemas import SchemaRegistry, ToolSchema
+from toolwall.schemas.registry import SchemaRegistry, ToolSchema
 from toolwall.testing.cases import HistoryStep
 from toolwall.testing.hints import Hints
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolwall.devkeys import PRIVATE_KEY_NAME, mint_token
-from toolwall.engine import Firewall
 from toolwall.errors import ToolwallError
+from toolwall.firewall import Firewall
+from toolwall.identity.devkeys import PRIVATE_KEY_NAME, mint_token
 from toolwall.testing.cases import PolicyTestError, TokenSpec
 
 DEV_KEY_FOLDER = Path(".toolwall/keys")

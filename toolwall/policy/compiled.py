@@ -1,0 +1,152 @@
+"""A compiled policy: the rules stage the engine calls (`RuleEngine`), and the assertions.
+
+Rules are indexed by tool name: a dict from exact names to rules, plus the glob rules. The rules
+covering one tool are resolved once per tool name and cached, so a decision costs the rules of
+the called tool, whatever the size of the policy.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from toolwall.model import Action, Caller, RuleVerdict
+from toolwall.patterns import compile_pattern, is_glob
+from toolwall.pipeline.rules import ALLOW_VERDICT
+from toolwall.policy import ast
+from toolwall.policy.compiler import (
+    CompiledRule,
+    Env,
+    RuleEvalError,
+    Scope,
+    _bool,
+    compile_expr,
+    evaluate_rules,
+)
+from toolwall.policy.diagnostics import Diagnostic
+from toolwall.state.sessions import SessionState
+
+# Tool names seen by one policy are bounded in practice (unknown tools are blocked before the
+# rules stage); the cap keeps a policy with `unknown_tool = "allow"` from growing without end.
+_CACHE_LIMIT = 4096
+
+
+class _Index:
+    """Exact names in a dict, globs resolved once per tool name and cached."""
+
+    def __init__(self, items: list[tuple[tuple[str, ...], Any]]) -> None:
+        self._exact: dict[str, list[tuple[int, Any]]] = {}
+        self._globs: list[tuple[int, tuple[str, ...], Any]] = []
+        for order, (patterns, item) in enumerate(items):
+            globs = tuple(p for p in patterns if is_glob(p))
+            for name in {p for p in patterns if not is_glob(p)}:
+                self._exact.setdefault(name, []).append((order, item))
+            if globs:
+                self._globs.append((order, globs, item))
+        self._cache: dict[str, tuple[Any, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tool: str) -> tuple[Any, ...]:
+        found = self._cache.get(tool)
+        if found is not None:
+            return found
+        hits = {order: item for order, item in self._exact.get(tool, ())}
+        for order, globs, item in self._globs:
+            if order not in hits and any(compile_pattern(g)(tool) for g in globs):
+                hits[order] = item
+        result = tuple(hits[o] for o in sorted(hits))
+        with self._lock:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[tool] = result
+        return result
+
+
+class Assertion:
+    """`assert never ACTION[, ACTION] PATTERN[, PATTERN] when EXPR`: a property of the policy.
+
+    Checked by `toolwall fuzz` against real decisions. `violated` is True when the decision's
+    action is one of the listed actions and EXPR is true on the original arguments; an
+    evaluation error (missing field, type error) counts as a violation, like a rule fails closed.
+    """
+
+    __slots__ = ("_cond", "_slots", "actions", "location", "name", "patterns", "source")
+
+    def __init__(self, node: ast.Assert, scope: Scope) -> None:
+        self.name = f"assert@{node.loc.file}:{node.loc.line}"
+        self.location = str(node.loc)
+        self.source = node.source
+        self.actions = frozenset(Action(a) for a in node.actions)
+        self.patterns = tuple(p.text for p in node.patterns)
+        self._cond = compile_expr(node.when, scope)
+        self._slots = scope.max_depth
+
+    def covers(self, tool: str) -> bool:
+        return any(compile_pattern(p)(tool) for p in self.patterns)
+
+    def violated(
+        self,
+        tool: str,
+        args: dict[str, Any],
+        caller: Caller,
+        session: SessionState,
+        action: Action,
+    ) -> bool:
+        if action not in self.actions or not self.covers(tool):
+            return False
+        try:
+            return _bool(self._cond(Env(args, caller, session, tool, self._slots)), "`when`")
+        except RuleEvalError:
+            return True
+        except Exception:  # fail closed, as rules do
+            return True
+
+    def __repr__(self) -> str:
+        return f"<Assertion {self.name}: {self.source}>"
+
+
+class CompiledPolicy:
+    """The rules stage compiled from `.tw` files (a `toolwall.pipeline.rules.RuleEngine`)."""
+
+    def __init__(
+        self,
+        rules: list[CompiledRule],
+        taint_patterns: list[str],
+        assertions: list[Assertion],
+        lets: dict[str, Any],
+        warnings: list[Diagnostic],
+        slots: int,
+        files: list[str],
+    ) -> None:
+        self.rules = rules
+        self.assertions = assertions
+        self.lets = lets
+        self.warnings = warnings
+        self.files = files
+        self.taint_patterns = tuple(taint_patterns)
+        self._slots = slots
+        self._index = _Index([(r.patterns, r) for r in rules])
+        self._taints = _Index([((p,), True) for p in taint_patterns])
+
+    def evaluate(
+        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionState
+    ) -> RuleVerdict:
+        rules = self._index.get(tool)
+        if not rules:
+            return ALLOW_VERDICT
+        return evaluate_rules(rules, tool, args, caller, session, self._slots)
+
+    def taints(self, tool: str) -> bool:
+        return bool(self._taints.get(tool))
+
+    def rules_for(self, tool: str) -> list[str]:
+        return [r.name for r in self._index.get(tool)]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CompiledPolicy {len(self.rules)} rules, {len(self.assertions)} assertions, "
+            f"{len(self.files)} files>"
+        )
