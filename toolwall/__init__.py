@@ -16,9 +16,7 @@ if TYPE_CHECKING:
     from toolwall.canonical import call_digest
     from toolwall.config import Config, Limits
     from toolwall.enforce.approvers import (
-        ApprovalAnswer,
         ApprovalError,
-        ApprovalRequest,
         Approver,
         Callback,
         Console,
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
     from toolwall.identity.verifier import JWTVerifier, TokenRefused
     from toolwall.model import (
         Action,
+        ApprovalAnswer,
+        ApprovalRequest,
         Caller,
         Decision,
         Reason,
@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 # library or the approval queue they may not need.
 _EXPORTS: dict[str, str] = {
     "Action": "toolwall.model",
-    "ApprovalAnswer": "toolwall.enforce.approvers",
+    "ApprovalAnswer": "toolwall.model",
     "ApprovalError": "toolwall.enforce.approvers",
-    "ApprovalRequest": "toolwall.enforce.approvers",
+    "ApprovalRequest": "toolwall.model",
     "Approver": "toolwall.enforce.approvers",
     "Assertion": "toolwall.policy",
     "AuditLog": "toolwall.audit.log",

@@ -1,5 +1,5 @@
 """Canonical JSON and the digests taken over it: the one form that hashes, digests and approvals
-agree on. A leaf: it imports nothing of toolwall but the model's `Caller`.
+agree on. A leaf: it imports nothing of toolwall.
 
 Canonical JSON is sorted keys, no spaces, UTF-8 as is (`canonical_json`) or ASCII with every
 non-ASCII character escaped (`canonical_ascii`, what audit lines are written in).
@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from toolwall.model import Caller
+if TYPE_CHECKING:
+    from toolwall.model import Caller
 
 
 def _canonical_encoder(ensure_ascii: bool) -> Callable[[Any], str]:

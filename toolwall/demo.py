@@ -21,11 +21,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from toolwall.enforce.approvers import ApprovalAnswer, ApprovalRequest
 from toolwall.firewall import Firewall
 from toolwall.identity.devkeys import generate_private_key, mint_token
 from toolwall.identity.verifier import JWTVerifier
-from toolwall.model import Action, Decision, ToolCall
+from toolwall.model import Action, ApprovalAnswer, ApprovalRequest, Decision, ToolCall
 from toolwall.render import action_text, compact
 
 INJECTION = (

@@ -32,6 +32,15 @@ class PolicyError(ToolwallError):
         self.diagnostics = diagnostics or []
 
 
+class InputRejected(ToolwallError, ValueError):
+    """The call's input breaks a strict-input rule; `path` is the JSON path where it does."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
 class Blocked(ToolwallError):
     """Raised by enforcement when a call does not run. Carries the decision."""
 

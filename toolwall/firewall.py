@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from toolwall import context as _context
 from toolwall.audit.log import AuditLog, AuditSink
 from toolwall.config import Config, Limits
-from toolwall.enforce.approvers import ApprovalAnswer, ApprovalRequest, Approver, DenyAll
+from toolwall.enforce.approvers import Approver, DenyAll
+from toolwall.errors import InputRejected
 from toolwall.model import (
     Action,
+    ApprovalAnswer,
+    ApprovalRequest,
     Caller,
     Decision,
     Reason,
@@ -34,13 +37,8 @@ from toolwall.model import (
     TraceEntry,
     new_decision,
 )
-from toolwall.patterns import covered
-from toolwall.pipeline.normalize import (
-    InputRejected,
-    check_tool_name,
-    checked_arguments,
-    parse_arguments,
-)
+from toolwall.patterns import check_tool_name, covered
+from toolwall.pipeline.normalize import checked_arguments, parse_arguments
 from toolwall.pipeline.rules import NoRules, RuleEngine
 from toolwall.schemas.registry import SchemaRegistry
 from toolwall.state.sessions import SessionState, SessionStore

@@ -11,9 +11,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from toolwall.canonical import call_digest
 
 
 class Action(StrEnum):
@@ -309,6 +311,26 @@ def _compact(value: Any) -> str:
         return repr(value)
 
 
+class SessionView(Protocol):
+    """What the rules see of a session's past (`session.tainted`, `count()`, ...).
+
+    The state backends provide it (`toolwall.state`); the rule language reads it through this
+    protocol only, so the language does not depend on where sessions are kept.
+    """
+
+    @property
+    def tainted(self) -> bool: ...
+
+    @property
+    def calls(self) -> int: ...
+
+    def count(self, pattern: str) -> int:
+        """How many earlier calls of this session went (allowed) to tools matching `pattern`."""
+        ...
+
+    def called(self, pattern: str) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RuleVerdict:
     """What the rules stage concluded for one call (see `toolwall.pipeline.rules.RuleEngine`).
@@ -323,3 +345,66 @@ class RuleVerdict:
     reasons: tuple[Reason, ...] = ()
     fired: tuple[str, ...] = ()
     trace: tuple[TraceEntry, ...] = field(default_factory=tuple)
+
+
+ALLOW_VERDICT = RuleVerdict(action=Action.ALLOW)
+"""The verdict when no rule fires."""
+
+
+# -- approvals ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A call waiting for a yes or no. `decision.args` are the arguments that would run."""
+
+    decision: Decision
+    caller: Caller
+
+    @property
+    def tool(self) -> str:
+        return self.decision.tool
+
+    @property
+    def args(self) -> dict[str, Any] | None:
+        """The arguments that run if approved (after rewrites)."""
+        return self.decision.args
+
+    @property
+    def original_args(self) -> dict[str, Any] | None:
+        """The arguments the model proposed."""
+        return self.decision.original_args
+
+    @property
+    def rewritten(self) -> bool:
+        """Whether policy changed the arguments before asking."""
+        return self.decision.args is not self.decision.original_args and (
+            self.decision.args != self.decision.original_args
+        )
+
+    @property
+    def reasons(self) -> list[Reason]:
+        return self.decision.reasons
+
+    @property
+    def rules(self) -> list[str]:
+        return self.decision.rules
+
+    @property
+    def session(self) -> str | None:
+        return self.decision.session
+
+    @property
+    def digest(self) -> str:
+        """The digest an approval of this request is bound to (see `call_digest`)."""
+        return call_digest(self.decision.tool, self.decision.args, self.caller, self.session)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalAnswer:
+    """Yes or no, who said it and why. `approval_id` names the queue entry, if any."""
+
+    approved: bool
+    by: str
+    note: str = ""
+    approval_id: str | None = None

@@ -21,8 +21,10 @@ from jsonschema import Draft202012Validator
 
 from toolwall import Action, Reason, ReasonKind, SchemaRegistry, TraceEntry
 from toolwall.config import Limits
+from toolwall.errors import InputRejected
 from toolwall.model import Decision, new_decision
-from toolwall.pipeline.normalize import InputRejected, _walk, check_arguments, check_tool_name
+from toolwall.patterns import check_tool_name
+from toolwall.pipeline.normalize import _walk, check_arguments
 from toolwall.schemas.registry import ToolSchema, _with_re2, portable
 
 ROOT = Path(__file__).resolve().parents[2]

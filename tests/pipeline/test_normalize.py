@@ -7,12 +7,9 @@ import json
 import pytest
 
 from toolwall import Action, Caller, Firewall, Limits, ReasonKind, SchemaRegistry, ToolCall
-from toolwall.pipeline.normalize import (
-    InputRejected,
-    check_arguments,
-    check_tool_name,
-    parse_arguments,
-)
+from toolwall.errors import InputRejected
+from toolwall.patterns import check_tool_name
+from toolwall.pipeline.normalize import check_arguments, parse_arguments
 
 LIMITS = Limits(max_arg_bytes=1000, max_depth=4, max_string_length=50)
 

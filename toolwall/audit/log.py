@@ -54,7 +54,7 @@ except ImportError:  # not POSIX: the logger-only audit works, an audit file can
 
 if TYPE_CHECKING:
     from toolwall.config import AuditConfig
-    from toolwall.enforce.approvers import ApprovalAnswer
+    from toolwall.model import ApprovalAnswer
 
 logger = logging.getLogger("toolwall.audit")
 

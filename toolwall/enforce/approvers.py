@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, runtime_checkable
 
 from toolwall.audit.log import Redactor
-from toolwall.canonical import call_digest
 from toolwall.errors import ToolwallError
-from toolwall.model import Caller, Decision, Reason
+from toolwall.model import ApprovalAnswer, ApprovalRequest
 
 if TYPE_CHECKING:
     from rich.console import Console as RichConsole
@@ -47,62 +46,6 @@ if TYPE_CHECKING:
 
 class ApprovalError(ToolwallError):
     """An answer cannot be given: no such request, already answered, timed out or expired."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalRequest:
-    """A call waiting for a yes or no. `decision.args` are the arguments that would run."""
-
-    decision: Decision
-    caller: Caller
-
-    @property
-    def tool(self) -> str:
-        return self.decision.tool
-
-    @property
-    def args(self) -> dict[str, Any] | None:
-        """The arguments that run if approved (after rewrites)."""
-        return self.decision.args
-
-    @property
-    def original_args(self) -> dict[str, Any] | None:
-        """The arguments the model proposed."""
-        return self.decision.original_args
-
-    @property
-    def rewritten(self) -> bool:
-        """Whether policy changed the arguments before asking."""
-        return self.decision.args is not self.decision.original_args and (
-            self.decision.args != self.decision.original_args
-        )
-
-    @property
-    def reasons(self) -> list[Reason]:
-        return self.decision.reasons
-
-    @property
-    def rules(self) -> list[str]:
-        return self.decision.rules
-
-    @property
-    def session(self) -> str | None:
-        return self.decision.session
-
-    @property
-    def digest(self) -> str:
-        """The digest an approval of this request is bound to (see `call_digest`)."""
-        return call_digest(self.decision.tool, self.decision.args, self.caller, self.session)
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalAnswer:
-    """Yes or no, who said it and why. `approval_id` names the queue entry, if any."""
-
-    approved: bool
-    by: str
-    note: str = ""
-    approval_id: str | None = None
 
 
 @runtime_checkable

@@ -10,11 +10,10 @@ enforced: `allow`/`rewrite` (it runs, with `decision.args`) or `block` with the 
 from __future__ import annotations
 
 from toolwall.context import Identity
-from toolwall.enforce.approvers import ApprovalAnswer
 from toolwall.enforce.cache import DecisionCache
 from toolwall.enforce.guard import caller_of, denied
 from toolwall.firewall import Firewall
-from toolwall.model import Action, Decision, Reason, ReasonKind, TraceEntry
+from toolwall.model import Action, ApprovalAnswer, Decision, Reason, ReasonKind, TraceEntry
 
 USED = "its approval was denied or has already been used"
 FRAMEWORK_APPROVAL = ApprovalAnswer(

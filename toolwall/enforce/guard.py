@@ -19,8 +19,8 @@ from toolwall.errors import Blocked
 from toolwall.model import Action, Caller, Decision, Reason, ReasonKind, ToolCall, TraceEntry
 
 if TYPE_CHECKING:
-    from toolwall.enforce.approvers import ApprovalAnswer
     from toolwall.firewall import CallLike, Firewall
+    from toolwall.model import ApprovalAnswer
 
 OnBlock = Literal["raise", "message"]
 

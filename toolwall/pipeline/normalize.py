@@ -13,32 +13,7 @@ import math
 from typing import Any
 
 from toolwall.config import Limits
-
-MAX_TOOL_NAME_LENGTH = 256
-
-
-class InputRejected(ValueError):
-    """The call's input breaks a strict-input rule; `path` is the JSON path where it does."""
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-
-
-def check_tool_name(tool: object) -> str:
-    """Tool names are compared exactly, so they must be plain, printable, bounded strings."""
-    if not isinstance(tool, str):
-        raise InputRejected(f"tool name must be a string, not {type(tool).__name__}")
-    if not tool:
-        raise InputRejected("tool name is empty")
-    if len(tool) > MAX_TOOL_NAME_LENGTH:
-        raise InputRejected(f"tool name is longer than {MAX_TOOL_NAME_LENGTH} characters")
-    # U+0020 is the only character that is both printable and whitespace (Python's
-    # `isprintable` excludes the other separators), so this equals checking `isspace` per char.
-    if not tool.isprintable() or " " in tool:
-        raise InputRejected("tool name contains whitespace or control characters")
-    return tool
+from toolwall.errors import InputRejected
 
 
 def parse_arguments(raw: str | bytes, limits: Limits) -> dict[str, Any]:

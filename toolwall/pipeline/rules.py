@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from toolwall.model import Action, Caller, RuleVerdict
-from toolwall.state.sessions import SessionState
-
-ALLOW_VERDICT = RuleVerdict(action=Action.ALLOW)
+from toolwall.model import ALLOW_VERDICT, Caller, RuleVerdict, SessionView
 
 
 @runtime_checkable
 class RuleEngine(Protocol):
     def evaluate(
-        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionState
+        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
     ) -> RuleVerdict:
         """Evaluate the rules covering `tool` on the original `args`; never mutate them."""
         ...
@@ -37,7 +34,7 @@ class NoRules:
     """The rules stage of a policy without rules: every call that got this far is allowed."""
 
     def evaluate(
-        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionState
+        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
     ) -> RuleVerdict:
         return ALLOW_VERDICT
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from toolwall.model import Action, Caller, RuleVerdict
+from toolwall.model import ALLOW_VERDICT, Action, Caller, RuleVerdict, SessionView
 from toolwall.patterns import compile_pattern, is_glob
-from toolwall.pipeline.rules import ALLOW_VERDICT
 from toolwall.policy import ast
 from toolwall.policy.compiler import (
     CompiledRule,
@@ -24,7 +23,6 @@ from toolwall.policy.compiler import (
     evaluate_rules,
 )
 from toolwall.policy.diagnostics import Diagnostic
-from toolwall.state.sessions import SessionState
 
 # Tool names seen by one policy are bounded in practice (unknown tools are blocked before the
 # rules stage); the cap keeps a policy with `unknown_tool = "allow"` from growing without end.
@@ -89,7 +87,7 @@ class Assertion:
         tool: str,
         args: dict[str, Any],
         caller: Caller,
-        session: SessionState,
+        session: SessionView,
         action: Action,
     ) -> bool:
         if action not in self.actions or not self.covers(tool):
@@ -129,7 +127,7 @@ class CompiledPolicy:
         self._taints = _Index([((p,), True) for p in taint_patterns])
 
     def evaluate(
-        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionState
+        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
     ) -> RuleVerdict:
         rules = self._index.get(tool)
         if not rules:

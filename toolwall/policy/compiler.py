@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolwall.model import Action, Caller, Reason, ReasonKind, RuleVerdict, TraceEntry
+from toolwall.model import Action, Caller, Reason, ReasonKind, RuleVerdict, SessionView, TraceEntry
 from toolwall.patterns import compile_pattern, is_glob
 from toolwall.policy import ast
 from toolwall.policy import builtins as _builtins
-from toolwall.state.sessions import SessionState
 
 
 class RuleEvalError(Exception):
@@ -50,7 +49,7 @@ class Env:
         self,
         args: Any,
         caller: Caller,
-        session: SessionState,
+        session: SessionView,
         tool: str,
         slots: int,
     ) -> None:
@@ -853,7 +852,7 @@ def evaluate_rules(
     tool: str,
     args: dict[str, Any],
     caller: Caller,
-    session: SessionState,
+    session: SessionView,
     slots: int,
 ) -> RuleVerdict:
     """Run the rules covering `tool` (in (file, line) order) and combine their outcomes."""

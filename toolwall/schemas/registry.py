@@ -39,8 +39,8 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
 
-from toolwall.errors import SchemaLoadError
-from toolwall.pipeline.normalize import InputRejected, check_tool_name
+from toolwall.errors import InputRejected, SchemaLoadError
+from toolwall.patterns import check_tool_name
 from toolwall.regex import Finder, finder
 
 # A tool defined without parameters takes none.

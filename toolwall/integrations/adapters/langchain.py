@@ -52,11 +52,10 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Send, interrupt
 
 from toolwall import context as _context
-from toolwall.enforce.approvers import ApprovalAnswer
 from toolwall.enforce.cache import DecisionCache
 from toolwall.enforce.guard import caller_of, denied
 from toolwall.firewall import Firewall
-from toolwall.model import Action, Caller, Decision, ToolCall
+from toolwall.model import Action, ApprovalAnswer, Caller, Decision, ToolCall
 
 Escalation = Literal["interrupt", "approver"]
 ToolResult = ToolMessage | Command[Any]

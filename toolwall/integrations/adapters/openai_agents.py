@@ -46,11 +46,12 @@ from agents.tool_guardrails import (
 from toolwall.config import Limits
 from toolwall.context import Identity
 from toolwall.enforce.framework import ask_approver, framework_approved, refused
+from toolwall.errors import InputRejected
 from toolwall.firewall import Firewall
 from toolwall.integrations.adapters._base import Approvals, FrameworkAdapter
 from toolwall.integrations.adapters._context import IdentitySource, ToolNames, identity_of
 from toolwall.model import Action, Decision, ToolCall
-from toolwall.pipeline.normalize import InputRejected, parse_arguments
+from toolwall.pipeline.normalize import parse_arguments
 
 __all__ = ["ToolwallGuard", "guard_agent", "guard_tools"]
 

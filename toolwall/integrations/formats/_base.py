@@ -18,8 +18,8 @@ from toolwall.errors import ToolwallError
 from toolwall.model import Action, Caller, Decision, ToolCall
 
 if TYPE_CHECKING:
-    from toolwall.enforce.approvers import ApprovalAnswer
     from toolwall.firewall import Firewall
+    from toolwall.model import ApprovalAnswer
 
 Message = dict[str, Any]
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import mcp_types as types
 
+from toolwall.errors import InputRejected
 from toolwall.integrations.mcp.lock import PinCheck, ToolLock, ToolPin
-from toolwall.pipeline.normalize import InputRejected, check_tool_name
+from toolwall.patterns import check_tool_name
 
 logger = logging.getLogger("toolwall.mcp")
 

@@ -34,7 +34,6 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from toolwall.canonical import args_digest, canonical_json
 from toolwall.config import Config, McpConfig
-from toolwall.enforce.approvers import ApprovalAnswer
 from toolwall.errors import ConfigError
 from toolwall.firewall import Firewall
 from toolwall.integrations.mcp.catalog import Catalog, CatalogTool, catalog_entries
@@ -42,18 +41,19 @@ from toolwall.integrations.mcp.lock import ToolLock
 from toolwall.integrations.mcp.upstream import Upstream, UpstreamError
 from toolwall.model import (
     Action,
+    ApprovalAnswer,
     Caller,
     Decision,
     Reason,
     ReasonKind,
     RuleVerdict,
+    SessionView,
     ToolCall,
     TraceEntry,
 )
 from toolwall.patterns import covered
 from toolwall.pipeline.rules import RuleEngine
 from toolwall.schemas.registry import SchemaRegistry, ToolSchema
-from toolwall.state.sessions import SessionState
 
 logger = logging.getLogger("toolwall.mcp")
 audit_logger = logging.getLogger("toolwall.audit")
@@ -87,7 +87,7 @@ class _PinnedRules:
         self.lock_path = lock_path
 
     def evaluate(
-        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionState
+        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
     ) -> RuleVerdict:
         entry = self.catalog.by_internal.get(tool)
         if entry is not None and not entry.check.ok:
