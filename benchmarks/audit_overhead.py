@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from statistics import quantiles
 
-from toolwall import Caller, Firewall, SchemaRegistry, ToolCall
+from toolwall import Caller, Firewall, ToolCall
 from toolwall.audit.log import AuditLog
+from toolwall.schemas.registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,11 +24,12 @@ from rich.table import Table
 
 from benchmarks import generated, peers
 from benchmarks.timing import Case, Stats, measure_interleaved, timed, timed_best
-from toolwall import Action, Caller, Firewall, SchemaRegistry, ToolCall
+from toolwall import Action, Caller, Firewall, ToolCall
 from toolwall.audit.log import AuditLog
 from toolwall.identity.devkeys import generate_private_key, mint_token
 from toolwall.identity.verifier import JWTVerifier
 from toolwall.policy import compile_text, load_policy
+from toolwall.schemas.registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "toolwall.toml"

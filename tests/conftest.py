@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from toolwall import Caller, Firewall, SchemaRegistry
+from toolwall import Caller, Firewall
+from toolwall.schemas.registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 

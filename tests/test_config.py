@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from toolwall import Config, ConfigError
+from toolwall import ConfigError
+from toolwall.config import Config
 
 
 def write(tmp_path: Path, text: str) -> Path:

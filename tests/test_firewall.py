@@ -6,18 +6,11 @@ from typing import Any
 
 import pytest
 
-from toolwall import (
-    Action,
-    Caller,
-    Decision,
-    Firewall,
-    Reason,
-    ReasonKind,
-    RuleVerdict,
-    SchemaRegistry,
-    SessionState,
-    ToolCall,
-)
+from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind, ToolCall
+from toolwall.model import RuleVerdict
+from toolwall.pipeline.decide import Pipeline
+from toolwall.schemas.registry import SchemaRegistry
+from toolwall.state.memory import SessionState
 
 READ = ToolCall(tool="fs.read", args={"path": "/srv/workspace/notes.md"})
 
@@ -47,7 +40,7 @@ def test_a_granted_valid_call_is_allowed(firewall: Firewall, alice: Caller) -> N
     assert decision.action is Action.ALLOW
     assert decision.allowed
     assert decision.args == {"path": "/srv/workspace/notes.md"}
-    assert decision.caller == "alice" and decision.session == "s"
+    assert decision.caller.sub == "alice" and decision.session == "s"
     assert [t.stage for t in decision.trace] == [
         "normalize",
         "identify",
@@ -133,7 +126,7 @@ def test_rules_see_the_call_and_their_rewrite_is_revalidated(
     assert decision.action is Action.REWRITE
     assert decision.args == {"sql": "select 1", "limit": 100}
     assert decision.original_args == {"sql": "select 1", "limit": 5000}
-    assert decision.rules == ["cap"]
+    assert decision.rules == ("cap",)
     assert rules.seen[0][1] == {"sql": "select 1", "limit": 5000}
 
     bad = ScriptedRules("db.query", RuleVerdict(Action.REWRITE, {"sql": "x", "limit": "all"}))
@@ -205,14 +198,14 @@ def _raise(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     "target",
     [
-        "toolwall.firewall.check_tool_name",
-        "toolwall.firewall.checked_arguments",
-        "toolwall.firewall.Firewall._identify",
-        "toolwall.firewall.covered",
+        "toolwall.pipeline.decide.check_tool_name",
+        "toolwall.pipeline.decide.checked_arguments",
+        "toolwall.pipeline.decide.identify",
+        "toolwall.pipeline.authorize.covered",
         "toolwall.schemas.registry.ToolSchema.violation",
-        "toolwall.state.sessions.SessionStore.get",
+        "toolwall.state.memory.MemorySessions.begin",
         "toolwall.pipeline.rules.NoRules.evaluate",
-        "toolwall.firewall._unpack",
+        "toolwall.pipeline.decide.unpack",
     ],
 )
 def test_an_exception_in_any_stage_blocks(
@@ -230,7 +223,7 @@ def test_an_exception_in_the_rules_or_revalidation_blocks(
 ) -> None:
     rules = ScriptedRules("fs.read", RuleVerdict(Action.REWRITE, {"path": "/x"}))
     firewall = Firewall(schemas=demo_schemas, rules=rules)
-    monkeypatch.setattr(Firewall, "_validate", _raise)
+    monkeypatch.setattr(Pipeline, "_validate", _raise)
     assert firewall.decide(READ, caller=alice).action is Action.BLOCK
     monkeypatch.undo()
     monkeypatch.setattr(ScriptedRules, "evaluate", _raise)

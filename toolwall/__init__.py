@@ -1,31 +1,27 @@
 """toolwall: a firewall for the tool calls of LLM agents.
 
-from toolwall import Firewall, ToolCall, Caller
+    from toolwall import Firewall, ToolCall, Caller
 
-firewall = Firewall.from_config("toolwall.toml")
-decision = firewall.decide(ToolCall(tool="fs.read", args={"path": "/etc/passwd"}), caller=me)
-decision.action   # Action.BLOCK
-decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the workspace'
+    firewall = Firewall.from_config("toolwall.toml")
+    decision = firewall.decide(ToolCall(tool="fs.read", args={"path": "/etc/passwd"}), caller=me)
+    decision.action   # Action.BLOCK
+    decision.reason   # 'rule files_in_workspace: path /etc/passwd is outside the workspace'
+
+This namespace holds what an application writes in its own code. Extension points and
+implementations are imported from their modules (see docs/DESIGN.md, "Public surface"):
+`toolwall.schemas` (SchemaRegistry), `toolwall.policy` (load_policy, CompiledPolicy),
+`toolwall.identity` (JWTVerifier), `toolwall.audit` (AuditLog), `toolwall.state` (stores),
+`toolwall.enforce` (approvers such as SQLiteQueue, settlement), `toolwall.config`, and the
+integrations under `toolwall.integrations`.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolwall.audit.log import AuditLog, AuditSink
-    from toolwall.canonical import call_digest
-    from toolwall.config import Config, Limits
-    from toolwall.enforce.approvers import (
-        ApprovalError,
-        Approver,
-        Callback,
-        Console,
-        DenyAll,
-        SQLiteQueue,
-    )
+    from toolwall.enforce.approvers import Approver, Callback, Console, DenyAll
     from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
     from toolwall.firewall import Firewall
-    from toolwall.identity.verifier import JWTVerifier, TokenRefused
     from toolwall.model import (
         Action,
         ApprovalAnswer,
@@ -34,58 +30,31 @@ if TYPE_CHECKING:
         Decision,
         Reason,
         ReasonKind,
-        RuleVerdict,
         ToolCall,
-        TraceEntry,
     )
-    from toolwall.pipeline.rules import NoRules, RuleEngine
-    from toolwall.policy import Assertion, CompiledPolicy, Diagnostic, load_policy
-    from toolwall.schemas.registry import SchemaRegistry, ToolSchema
-    from toolwall.state.sessions import SessionState, SessionStore
 
 # Public names load on first use (PEP 562), so `import toolwall` stays cheap: the pytest plugin
 # and the command line import the package without paying for the rule compiler, the JWT
-# library or the approval queue they may not need.
+# library or the approval store they may not need.
 _EXPORTS: dict[str, str] = {
     "Action": "toolwall.model",
     "ApprovalAnswer": "toolwall.model",
-    "ApprovalError": "toolwall.enforce.approvers",
     "ApprovalRequest": "toolwall.model",
     "Approver": "toolwall.enforce.approvers",
-    "Assertion": "toolwall.policy",
-    "AuditLog": "toolwall.audit.log",
-    "AuditSink": "toolwall.audit.log",
     "Blocked": "toolwall.errors",
     "Callback": "toolwall.enforce.approvers",
     "Caller": "toolwall.model",
-    "CompiledPolicy": "toolwall.policy",
-    "Config": "toolwall.config",
     "ConfigError": "toolwall.errors",
     "Console": "toolwall.enforce.approvers",
     "Decision": "toolwall.model",
     "DenyAll": "toolwall.enforce.approvers",
-    "Diagnostic": "toolwall.policy",
     "Firewall": "toolwall.firewall",
-    "JWTVerifier": "toolwall.identity.verifier",
-    "Limits": "toolwall.config",
-    "NoRules": "toolwall.pipeline.rules",
     "PolicyError": "toolwall.errors",
     "Reason": "toolwall.model",
     "ReasonKind": "toolwall.model",
-    "RuleEngine": "toolwall.pipeline.rules",
-    "RuleVerdict": "toolwall.model",
-    "SQLiteQueue": "toolwall.enforce.approvers",
     "SchemaLoadError": "toolwall.errors",
-    "SchemaRegistry": "toolwall.schemas.registry",
-    "SessionState": "toolwall.state.sessions",
-    "SessionStore": "toolwall.state.sessions",
-    "TokenRefused": "toolwall.identity.verifier",
     "ToolCall": "toolwall.model",
-    "ToolSchema": "toolwall.schemas.registry",
     "ToolwallError": "toolwall.errors",
-    "TraceEntry": "toolwall.model",
-    "call_digest": "toolwall.canonical",
-    "load_policy": "toolwall.policy",
 }
 
 
@@ -107,42 +76,21 @@ __version__ = "0.1.0"
 __all__ = [
     "Action",
     "ApprovalAnswer",
-    "ApprovalError",
     "ApprovalRequest",
     "Approver",
-    "Assertion",
-    "AuditLog",
-    "AuditSink",
     "Blocked",
     "Callback",
     "Caller",
-    "CompiledPolicy",
-    "Config",
     "ConfigError",
     "Console",
     "Decision",
     "DenyAll",
-    "Diagnostic",
     "Firewall",
-    "JWTVerifier",
-    "Limits",
-    "NoRules",
     "PolicyError",
     "Reason",
     "ReasonKind",
-    "RuleEngine",
-    "RuleVerdict",
-    "SQLiteQueue",
     "SchemaLoadError",
-    "SchemaRegistry",
-    "SessionState",
-    "SessionStore",
-    "TokenRefused",
     "ToolCall",
-    "ToolSchema",
     "ToolwallError",
-    "TraceEntry",
     "__version__",
-    "call_digest",
-    "load_policy",
 ]

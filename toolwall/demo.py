@@ -52,7 +52,7 @@ class Step:
 class Outcome:
     step: Step
     decision: Decision
-    approval: ApprovalAnswer | None = None
+    settled: Decision | None = None
     executed: bool = False
     result: str = ""
 
@@ -273,14 +273,13 @@ def run_demo(
         outcome = Outcome(step, decision)
         runs = decision.action.runs
         if decision.action is Action.ESCALATE:
-            caller, _ = identity.verifier.caller_for(token)
-            outcome.approval = firewall.request_approval(decision, caller)
-            runs = outcome.approval.approved
+            outcome.settled = decision = firewall.settle(decision)
+            runs = decision.action.runs
         if runs:
             assert decision.args is not None
             outcome.executed = True
             outcome.result = tools.call(step.tool, decision.args)
-            firewall.record_result(call, outcome.result, session=decision.session)
+            firewall.record_result(decision, outcome.result)
         outcomes.append(outcome)
     console.print(_table(outcomes))
     console.print(_summary(outcomes, tools))
@@ -309,15 +308,15 @@ def _table(outcomes: list[Outcome]) -> Table:
         )
         verdict = action_text(decision.action)
         why = Text(_why(decision))
-        if outcome.approval is not None:
-            answer = outcome.approval
+        if outcome.settled is not None:
+            settled = outcome.settled
             verdict.append("\n")
             verdict.append_text(
                 action_text(Action.ALLOW, "approved")
-                if answer.approved
+                if settled.action.runs
                 else action_text(Action.BLOCK, "denied")
             )
-            why.append(f"\n{answer.by}: {answer.note}", style="italic")
+            why.append(f"\n{settled.trace[-1].detail}", style="italic")
         if decision.action is Action.REWRITE:
             why.append(f"\nran with {compact(decision.args, 80)}", style="cyan")
         table.add_row(str(number), step.who, call, verdict, why)
@@ -357,7 +356,7 @@ def demo_payload(outcomes: list[Outcome]) -> list[dict[str, Any]]:
             "tool": o.step.tool,
             "injected": o.step.injected,
             "action": o.decision.action.value,
-            "approved": o.approval.approved if o.approval else None,
+            "approved": o.settled.action.runs if o.settled else None,
             "executed": o.executed,
             "reasons": [str(r) for r in o.decision.reasons],
             "args": o.decision.args,

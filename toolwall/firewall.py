@@ -1,91 +1,53 @@
-"""The firewall: the decision pipeline of the design, stage by stage.
+"""`Firewall`: the one object an application holds.
 
-    normalize -> identify -> authorize -> validate -> rules -> re-validate -> audit
+It puts the parts together and hands each job to the part that does it:
 
-Each stage either passes the call on or ends the pipeline with a `block`. Any exception inside
-ends it with `block` and reason `internal error`, so `decide` never raises for a bad call and
-never lets one through by accident. Enforcement (running the tool, asking an approver) lives in
-`toolwall.enforce.guard`; the rule language in `toolwall.policy`, behind the `RuleEngine` interface.
+- deciding a call: the stage pipeline (`toolwall.pipeline.decide`);
+- remembering sessions, approvals and decisions by call id: the state stores (`toolwall.state`);
+- settling escalations: the settlement (`toolwall.enforce.settle`);
+- running guarded Python functions: `toolwall.enforce.guard`.
+
+Integrations (provider formats, framework adapters, the MCP gateway, the service) use the same
+firewall, so every path decides, settles and records results the same way.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import logging
-import os
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from toolwall import context as _context
 from toolwall.audit.log import AuditLog, AuditSink
+from toolwall.canonical import args_digest
 from toolwall.config import Config, Limits
+from toolwall.enforce import guard as _guard
 from toolwall.enforce.approvers import Approver, DenyAll
-from toolwall.errors import InputRejected
-from toolwall.model import (
-    Action,
-    ApprovalAnswer,
-    ApprovalRequest,
-    Caller,
-    Decision,
-    Reason,
-    ReasonKind,
-    ToolCall,
-    TraceEntry,
-    new_decision,
-)
-from toolwall.patterns import check_tool_name, covered
-from toolwall.pipeline.normalize import checked_arguments, parse_arguments
+from toolwall.enforce.settle import DEFAULT_TTL_S, Settlement
+from toolwall.model import Caller, CallLike, Decision, SessionView, ToolCall
+from toolwall.pipeline.decide import Pipeline, unpack
+from toolwall.pipeline.identify import TokenVerifier
 from toolwall.pipeline.rules import NoRules, RuleEngine
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.sessions import SessionState, SessionStore
-
-if TYPE_CHECKING:
-    from toolwall.enforce.guard import OnBlock
+from toolwall.state.base import State, caller_key
+from toolwall.state.memory import MemoryApprovals, MemoryDecisions, MemorySessions
 
 logger = logging.getLogger("toolwall")
 
 R = TypeVar("R")
-CallLike = ToolCall | Mapping[str, Any]
 
-
-class TokenVerifier(Protocol):
-    """Turns a bearer token into a `Caller` (see `toolwall.identity.verifier`)."""
-
-    def caller_for(self, token: str) -> tuple[Caller, Reason | None]:
-        """The verified caller, or the anonymous caller and the reason the token was refused."""
-        ...
-
-
-# Trace entries are frozen, so the ones that never vary are built once.
-_NORMALIZE_OK = TraceEntry("normalize", "ok")
-_AUTHORIZE_OK = TraceEntry("authorize", "ok")
-_VALIDATE_OK = TraceEntry("validate", "ok")
-
-
-@functools.lru_cache(maxsize=4096)
-def _identified(sub: str) -> TraceEntry:
-    """The identify stage's entry for an identified caller, shared (entries are frozen): a new
-    one per call cost ~2 µs, a tenth of a decision."""
-    return TraceEntry("identify", "ok", sub)
-
-
-class _Stop(Exception):
-    """Ends the pipeline early with a block; carries the reasons."""
-
-    def __init__(self, reason: Reason, stage: str, *more: Reason) -> None:
-        self.reasons = [reason, *more]
-        self.stage = stage
+__all__ = ["CallLike", "Firewall"]
 
 
 class Firewall:
     """Decides, for every proposed tool call, whether it runs.
 
     Build one with `Firewall.from_config("toolwall.toml")`, or from parts for library use:
-    `Firewall(schemas=SchemaRegistry.from_dict({...}), rules=...)`.
+    `Firewall(schemas=SchemaRegistry.from_dict({...}), rules=...)`. Without `state` it keeps
+    sessions, approvals and decisions in memory; an approver that answers from a store of its
+    own (`QueueApprover`, `SQLiteQueue`) brings that store for the approvals.
     """
 
     def __init__(
@@ -98,20 +60,38 @@ class Firewall:
         identity: TokenVerifier | None = None,
         audit: AuditSink | None = None,
         approver: Approver | None = None,
-        sessions: SessionStore | None = None,
+        state: State | None = None,
+        approval_ttl_s: float = DEFAULT_TTL_S,
         config: Config | None = None,
     ) -> None:
-        self.schemas = schemas if schemas is not None else SchemaRegistry()
-        self.rules: RuleEngine = rules if rules is not None else NoRules()
-        self.limits = limits or Limits()
-        self.unknown_tool = unknown_tool
-        self.identity = identity
-        self.audit: AuditSink = audit if audit is not None else AuditLog()
-        self.approver: Approver = approver if approver is not None else DenyAll()
-        self.sessions = sessions if sessions is not None else SessionStore()
+        audit_sink: AuditSink = audit if audit is not None else AuditLog()
+        the_approver: Approver = approver if approver is not None else DenyAll()
+        if state is None:
+            store = getattr(the_approver, "store", None)
+            state = State(
+                sessions=MemorySessions(),
+                approvals=store if store is not None else MemoryApprovals(),
+                decisions=MemoryDecisions(),
+            )
+        self.state = state
         self.config = config
-        self._ids = itertools.count(1)
-        self._id_prefix = os.urandom(4).hex() + "-"
+        self.pipeline = Pipeline(
+            schemas=schemas if schemas is not None else SchemaRegistry(),
+            rules=rules if rules is not None else NoRules(),
+            limits=limits or Limits(),
+            unknown_tool=unknown_tool,
+            identity=identity,
+            audit=audit_sink,
+            sessions=state.sessions,
+        )
+        self.settlement = Settlement(
+            approver=the_approver,
+            approvals=state.approvals,
+            sessions=state.sessions,
+            audit=audit_sink,
+            redact=getattr(audit_sink, "redact", _unredacted),
+            ttl_s=approval_ttl_s,
+        )
 
     @classmethod
     def from_config(cls, config: str | Path | Config | None = None, **parts: Any) -> Firewall:
@@ -123,11 +103,39 @@ class Firewall:
         from toolwall.loader import build_parts
 
         cfg = config if isinstance(config, Config) else Config.load(config)
-        built = build_parts(cfg)
-        built.update(parts)
-        return cls(config=cfg, **built)
+        return cls(config=cfg, **build_parts(cfg, overrides=parts))
 
-    # -- the pipeline ---------------------------------------------------------------------------
+    # -- the parts, as the pipeline uses them -------------------------------------------------
+
+    @property
+    def schemas(self) -> SchemaRegistry:
+        return self.pipeline.schemas
+
+    @property
+    def rules(self) -> RuleEngine:
+        return self.pipeline.rules
+
+    @property
+    def limits(self) -> Limits:
+        return self.pipeline.limits
+
+    @property
+    def unknown_tool(self) -> Literal["block", "allow"]:
+        return self.pipeline.unknown_tool
+
+    @property
+    def identity(self) -> TokenVerifier | None:
+        return self.pipeline.identity
+
+    @property
+    def audit(self) -> AuditSink:
+        return self.pipeline.audit
+
+    @property
+    def approver(self) -> Approver:
+        return self.settlement.approver
+
+    # -- deciding -----------------------------------------------------------------------------
 
     def decide(
         self,
@@ -136,107 +144,12 @@ class Firewall:
         token: str | None = None,
         session: str | None = None,
     ) -> Decision:
-        """Decide one call. Never raises for a bad call: problems become `block` decisions."""
-        started = time.perf_counter()
-        trace: list[TraceEntry] = []
-        tool = "?"
-        call_id: str | None = None
-        args: dict[str, Any] | None = None
-        who = Caller.anonymous()
-        session_id = session
-        try:
-            # Identify before normalizing, so that even a malformed call is attributed to its
-            # caller and session in the audit; the identity never depends on the call.
-            who, identity_reason = self._identify(caller, token)
-            if session_id is None:
-                session_id = who.session
-            tool, raw_args, call_id = _unpack(call)
-            try:
-                tool = check_tool_name(tool)
-                args, plain = self._normalize(raw_args)
-            except InputRejected as exc:
-                raise _Stop(
-                    Reason(ReasonKind.STRICT_INPUT, exc.message, location=exc.path), "normalize"
-                ) from None
-            trace.append(_NORMALIZE_OK)
-            trace.append(
-                _identified(who.sub or "")
-                if identity_reason is None
-                else TraceEntry("identify", "refused", identity_reason.message)
-            )
-            if not covered(who.tools, tool):
-                not_granted = Reason(
-                    ReasonKind.NOT_GRANTED,
-                    f"{who.sub or 'the anonymous caller'} is not granted {tool}",
-                )
-                if identity_reason is not None:
-                    raise _Stop(identity_reason, "authorize", not_granted)
-                raise _Stop(not_granted, "authorize")
-            trace.append(_AUTHORIZE_OK)
+        """Decide one call. Never raises for a bad call: problems become `block` decisions.
 
-            self._validate(tool, args, "validate", trace, plain=plain)
-
-            state = self.sessions.get(session_id)
-            verdict = self.rules.evaluate(tool, args, who, state)
-            trace.extend(verdict.trace)
-            action = verdict.action
-            final_args = args
-            # Rewrites also apply to an escalated call: the approver sees what would run.
-            if verdict.args is not None and action is not Action.BLOCK:
-                final_args = verdict.args
-                self._validate(tool, final_args, "revalidate", trace, rewritten=True)
-            decision = self._decision(
-                action,
-                tool,
-                final_args,
-                args,
-                list(verdict.reasons),
-                list(verdict.fired),
-                trace,
-                started,
-                call_id,
-                who,
-                session_id,
-            )
-        except _Stop as stop:
-            trace.append(TraceEntry(stop.stage, "block", stop.reasons[-1].message))
-            decision = self._decision(
-                Action.BLOCK,
-                tool,
-                args,
-                args,
-                stop.reasons,
-                [],
-                trace,
-                started,
-                call_id,
-                who,
-                session_id,
-            )
-            state = None
-        except Exception as exc:  # fail closed: whatever broke, the call does not run
-            logger.exception("toolwall: internal error while deciding a call to %s", tool)
-            reason = Reason(ReasonKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-            trace.append(TraceEntry("internal", "block", reason.message))
-            decision = self._decision(
-                Action.BLOCK,
-                tool if isinstance(tool, str) else "?",
-                args,
-                args,
-                [reason],
-                [],
-                trace,
-                started,
-                call_id,
-                who,
-                session_id,
-            )
-            state = None
-        decision = self._audit(decision, who)
-        # A call without a session had a state of its own, which nothing will read again.
-        if state is not None and session_id is not None and decision.action.runs:
-            state.record_call(decision.tool, decision.action.value)
-        return decision
+        `caller` (built by the application) or `token` (a JWT for `[identity]`) says who asks;
+        `session` defaults to the token's session claim.
+        """
+        return self.pipeline.decide(call, caller=caller, token=token, session=session)
 
     async def adecide(
         self,
@@ -246,140 +159,88 @@ class Firewall:
         session: str | None = None,
     ) -> Decision:
         """`decide` for async code: deciding is CPU-bound and short, so it runs inline."""
-        return self.decide(call, caller=caller, token=token, session=session)
+        return self.pipeline.decide(call, caller=caller, token=token, session=session)
 
-    def _normalize(self, raw_args: Any) -> tuple[dict[str, Any], bool]:
-        """The checked arguments, and whether they hold exact JSON types only (parsed text
-        always does) so that schema validation may take its compiled fast path."""
-        if isinstance(raw_args, str | bytes):
-            return parse_arguments(raw_args, self.limits), True
-        return checked_arguments(raw_args, self.limits)
-
-    def _identify(self, caller: Caller | None, token: str | None) -> tuple[Caller, Reason | None]:
-        if caller is not None and token is not None:
-            return Caller.anonymous(), Reason(
-                ReasonKind.IDENTITY, "both a caller and a token were given; pass one"
-            )
-        if caller is not None:
-            return caller, None
-        if token is None:
-            return Caller.anonymous(), None
-        if self.identity is None:
-            return Caller.anonymous(), Reason(
-                ReasonKind.IDENTITY,
-                "a token was given but no [identity] is configured to verify it",
-            )
-        return self.identity.caller_for(token)
-
-    def _validate(
+    def decide_once(
         self,
-        tool: str,
-        args: dict[str, Any],
-        stage: str,
-        trace: list[TraceEntry],
-        rewritten: bool = False,
-        plain: bool = False,
-    ) -> None:
-        schema = self.schemas.get(tool)
-        if schema is None:
-            if self.unknown_tool == "allow":
-                trace.append(TraceEntry(stage, "ok", "no schema; unknown_tool = allow"))
-                return
-            raise _Stop(
-                Reason(ReasonKind.UNKNOWN_TOOL, f"unknown tool {tool}: it has no schema"), stage
-            )
-        violation = schema.violation(args, plain=plain)
-        if violation is not None:
-            if rewritten:
-                raise _Stop(
-                    Reason(
-                        ReasonKind.REWRITE_INVALID,
-                        f"rewritten arguments do not satisfy the schema of {tool}: {violation}",
-                        location=violation.json_path,
-                    ),
-                    stage,
-                )
-            raise _Stop(
-                Reason(
-                    ReasonKind.SCHEMA,
-                    f"arguments do not satisfy the schema of {tool}: {violation}",
-                    location=violation.json_path,
-                ),
-                stage,
-            )
-        trace.append(_VALIDATE_OK if stage == "validate" else TraceEntry(stage, "ok"))
-
-    def _decision(
-        self,
-        action: Action,
-        tool: str,
-        args: dict[str, Any] | None,
-        original: dict[str, Any] | None,
-        reasons: list[Reason],
-        rules: list[str],
-        trace: list[TraceEntry],
-        started: float,
-        call_id: str | None,
-        caller: Caller,
-        session: str | None,
+        call: ToolCall,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
     ) -> Decision:
-        return new_decision(
-            f"{self._id_prefix}{next(self._ids):x}",
-            action,
-            tool,
-            args,
-            original,
-            reasons,
-            rules,
-            trace,
-            (time.perf_counter() - started) * 1e6,
-            call_id,
-            caller.sub,
-            session,
-        )
+        """The decision for `call`, made once per (caller, session, call id) and the same call.
 
-    def _audit(self, decision: Decision, caller: Caller) -> Decision:
-        try:
-            self.audit.record_decision(decision, caller)
-            return decision
-        except Exception as exc:
-            logger.error("toolwall: audit record for decision %s failed: %s", decision.id, exc)
-            if self.audit.on_failure == "allow" or decision.action is Action.BLOCK:
-                return decision
-            reason = Reason(ReasonKind.AUDIT, f"the audit record could not be written: {exc}")
-            return decision.model_copy(
-                update={
-                    "action": Action.BLOCK,
-                    "reasons": [*decision.reasons, reason],
-                    "trace": [*decision.trace, TraceEntry("audit", "block", reason.message)],
-                }
-            )
+        For framework hooks that run twice for one call (an approval check and then the
+        invocation; a graph node re-run after an interrupt): the second run gets the first
+        decision, so the call is decided and audited once. A call without an id is decided every
+        time; an id reused with other arguments is decided afresh (and audited): an id is never
+        a way to reuse a decision.
+        """
+        if call.id is None:
+            return self.decide(call, caller=caller, token=token, session=session)
+        who, _ = self.pipeline.identify(caller, token)
+        key = (caller_key(who), session if session is not None else who.session, call.id)
+        digest = args_digest([call.tool, call.args])
+        decision = self.state.decisions.get(key, digest)
+        if decision is None:
+            decision = self.decide(call, caller=caller, token=token, session=session)
+            self.state.decisions.put(key, digest, decision)
+        return decision
 
-    # -- after the decision ---------------------------------------------------------------------
+    def decided(
+        self,
+        call_id: str,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
+    ) -> Decision | None:
+        """The last decision made by `decide_once` for this caller's `call_id` in `session`."""
+        who, _ = self.pipeline.identify(caller, token)
+        key = (caller_key(who), session if session is not None else who.session, call_id)
+        return self.state.decisions.latest(key)
 
-    def session(self, session_id: str | None) -> SessionState:
-        """The state the rules see for `session_id`."""
-        return self.sessions.get(session_id)
+    # -- escalations --------------------------------------------------------------------------
+
+    def settle(self, decision: Decision) -> Decision:
+        """The decision as enforced: an escalation asks the configured approver and becomes an
+        allow/rewrite (approved, once) or a block (denied); other actions pass through."""
+        return self.settlement.settle(decision)
+
+    async def asettle(self, decision: Decision) -> Decision:
+        """`settle` for async code: the event loop runs on while a person answers."""
+        return await self.settlement.asettle(decision)
+
+    # -- after the call -----------------------------------------------------------------------
+
+    def session(self, session_id: str | None) -> SessionView:
+        """The session as the rules see it for `session_id`."""
+        return self.state.sessions.view(session_id)
 
     def record_result(
         self,
-        call: CallLike,
+        call: CallLike | Decision,
         result: Any,
         session: str | None = None,
         caller: Caller | None = None,
     ) -> bool:
-        """Tell the firewall what a tool returned; taints the session if the tool is a taint source.
+        """Tell the firewall what a tool returned; taints the session if the tool is a taint
+        source. Given the call's `Decision`, the result is recorded under the caller and session
+        it was decided for.
 
         The result is audited as its SHA-256 and size. The tool has already run, so an audit
-        failure here is logged, not raised; the next decision's audit record fails closed.
-        Returns whether the session is tainted afterwards.
+        failure here is logged, not raised. Returns whether the session is tainted afterwards.
         """
-        tool, _, call_id = _unpack(call)
-        session_id = session if session is not None else (caller.session if caller else None)
-        state = self.sessions.get(session_id)
+        if isinstance(call, Decision):
+            tool: Any = call.tool
+            call_id = call.call_id
+            caller = call.caller
+            session_id = call.session
+        else:
+            tool, _, call_id = unpack(call)
+            session_id = session if session is not None else (caller.session if caller else None)
         taints = isinstance(tool, str) and self.rules.taints(tool)
-        if taints:
-            state.taint(tool)
+        sessions = self.state.sessions
+        tainted = sessions.taint(session_id, tool) if taints else sessions.view(session_id).tainted
         audit_result = getattr(self.audit, "record_result", None)
         try:
             if audit_result is not None:
@@ -393,60 +254,9 @@ class Firewall:
                 )
         except Exception as exc:
             logger.error("toolwall: audit record for a result of %s failed: %s", tool, exc)
-        return state.tainted
+        return tainted
 
-    def request_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
-        """Ask the approver about an escalated decision; a failing approver is a denial."""
-        try:
-            answer = self.approver.approve(ApprovalRequest(decision=decision, caller=caller))
-        except Exception as exc:
-            logger.exception("toolwall: approver failed on decision %s", decision.id)
-            answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, caller, answer)
-
-    async def arequest_approval(self, decision: Decision, caller: Caller) -> ApprovalAnswer:
-        """`request_approval` for async code: the event loop runs on while a human answers."""
-        request = ApprovalRequest(decision=decision, caller=caller)
-        try:
-            aapprove = getattr(self.approver, "aapprove", None)
-            if aapprove is not None:
-                answer = await aapprove(request)
-            else:
-                import asyncio
-
-                answer = await asyncio.to_thread(self.approver.approve, request)
-        except Exception as exc:
-            logger.exception("toolwall: approver failed on decision %s", decision.id)
-            answer = ApprovalAnswer(False, by="toolwall", note=f"approver failed: {exc}")
-        return self.record_approval(decision, caller, answer)
-
-    def record_approval(
-        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
-    ) -> ApprovalAnswer:
-        """Audit the answer to an escalated call and count an approved call in its session.
-
-        For integrations whose framework asks the human itself (a LangGraph interrupt): it
-        counts like an approver's answer. An approval that cannot be audited becomes a denial
-        unless `[audit] on_failure = "allow"`. Returns the answer that stands.
-        """
-        audit_approval = getattr(self.audit, "record_approval", None)
-        try:
-            if audit_approval is not None:
-                audit_approval(decision, caller, answer)
-        except Exception as exc:
-            logger.error("toolwall: audit record for approval of %s failed: %s", decision.id, exc)
-            if answer.approved and self.audit.on_failure != "allow":
-                answer = ApprovalAnswer(
-                    False,
-                    by="toolwall",
-                    note=f"the approval could not be audited: {exc}",
-                    approval_id=answer.approval_id,
-                )
-        if answer.approved:
-            self.sessions.get(decision.session).record_call(decision.tool, "approved")
-        return answer
-
-    # -- enforcement (see toolwall.enforce.guard) ------------------------------------------------
+    # -- enforcement for plain Python (toolwall.enforce.guard) --------------------------------
 
     def run(
         self,
@@ -455,12 +265,10 @@ class Firewall:
         caller: Caller | None = None,
         token: str | None = None,
         session: str | None = None,
-        on_block: OnBlock = "raise",
+        on_block: _guard.OnBlock = "raise",
     ) -> R | str:
         """Decide `call` and, if it may run, call `executor(**args)` with the final arguments."""
-        from toolwall.enforce.guard import run
-
-        result: R | str = run(self, call, executor, caller, token, session, on_block)
+        result: R | str = _guard.run(self, call, executor, caller, token, session, on_block)
         return result
 
     async def arun(
@@ -470,23 +278,19 @@ class Firewall:
         caller: Caller | None = None,
         token: str | None = None,
         session: str | None = None,
-        on_block: OnBlock = "raise",
+        on_block: _guard.OnBlock = "raise",
     ) -> Any:
         """`run` for async code; `executor` may be sync or async."""
-        from toolwall.enforce.guard import arun
-
-        return await arun(self, call, executor, caller, token, session, on_block)
+        return await _guard.arun(self, call, executor, caller, token, session, on_block)
 
     def guard(
-        self, tool: str | None = None, *, on_block: OnBlock = "raise"
+        self, tool: str | None = None, *, on_block: _guard.OnBlock = "raise"
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: every call of the function goes through the firewall first.
 
         The caller and session come from `Firewall.acting_as(...)`, never from the arguments.
         """
-        from toolwall.enforce.guard import guard
-
-        return guard(self, tool, on_block)
+        return _guard.guard(self, tool, on_block)
 
     @contextmanager
     def acting_as(
@@ -500,13 +304,5 @@ class Firewall:
             yield
 
 
-def _unpack(call: CallLike) -> tuple[Any, Any, str | None]:
-    """(tool, raw args, call id) of a `ToolCall` or a plain mapping."""
-    if isinstance(call, ToolCall):
-        return call.tool, call.args, call.id
-    if isinstance(call, Mapping):
-        tool = call.get("tool", call.get("name"))
-        args = call.get("args", call.get("arguments", {}))
-        call_id = call.get("id")
-        return tool, args, call_id if isinstance(call_id, str) else None
-    raise TypeError(f"a call must be a ToolCall or a mapping, not {type(call).__name__}")
+def _unredacted(value: Any) -> Any:
+    return value

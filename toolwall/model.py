@@ -1,8 +1,11 @@
-"""The values that flow through the pipeline: a proposed call, who makes it, and the decision.
+"""The values that flow through the pipeline: a proposed call, who makes it, the decision, and
+what an approver is asked and answers.
 
-`ToolCall` and `Caller` are built by applications and adapters, so they validate their input.
-`Decision` is built by the engine on every call; the engine uses `model_construct` for it, and
-`Reason` / `TraceEntry` are slotted dataclasses, because they sit on the hot path.
+A leaf: every layer may import it, it imports nothing of toolwall but the canonical digests.
+`ToolCall` and `Caller` are built by applications and adapters, so they are pydantic models that
+validate their input. `Decision`, `Reason`, `TraceEntry` and the approval values are built by
+toolwall itself on every call, so they are frozen, slotted dataclasses: cheap to build, and
+values nobody can change in place.
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ class ToolCall(BaseModel):
     id: str | None = None
 
 
+CallLike = ToolCall | Mapping[str, Any]
+"""A proposed call: a `ToolCall`, or a mapping with `tool` (or `name`), `args` (or
+`arguments`) and optionally `id`."""
+
+
 class Caller(BaseModel):
     """Who is asking, and what they were separately granted.
 
@@ -154,12 +162,16 @@ class Caller(BaseModel):
 _ANONYMOUS = Caller()
 
 
-class Decision(BaseModel):
-    """The firewall's answer for one call.
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The firewall's answer for one call: a value, built by the pipeline, read by everyone.
 
     `args` are the arguments to execute with: the rewritten ones for `rewrite`, the parsed
     originals otherwise (None when they could not be parsed). `original_args` keeps what the model
-    proposed, so approvers and the audit can show the difference.
+    proposed, so approvers and the audit can show the difference. `caller` is the verified caller
+    the call was decided for and `session` the session it was decided in: every enforcement path
+    settles approvals and records results under these, never under what it was handed again.
+    A changed decision is a new value (`dataclasses.replace`), as settlement makes on approval.
     """
 
     id: str
@@ -167,12 +179,12 @@ class Decision(BaseModel):
     tool: str
     args: dict[str, Any] | None = None
     original_args: dict[str, Any] | None = None
-    reasons: list[Reason] = Field(default_factory=list)
-    rules: list[str] = Field(default_factory=list)
-    trace: list[TraceEntry] = Field(default_factory=list)
+    reasons: tuple[Reason, ...] = ()
+    rules: tuple[str, ...] = ()
+    trace: tuple[TraceEntry, ...] = ()
     latency_us: float = 0.0
     call_id: str | None = None
-    caller: str | None = None
+    caller: Caller = field(default_factory=Caller.anonymous)
     session: str | None = None
 
     @property
@@ -197,7 +209,7 @@ class Decision(BaseModel):
         return f"{text}: {self.reason}" if self.reasons else text
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (what `toolwall eval --json` prints)."""
+        """A JSON-ready view (what `toolwall eval --json` prints); `caller` is its `sub`."""
         return {
             "id": self.id,
             "action": self.action.value,
@@ -209,15 +221,17 @@ class Decision(BaseModel):
             "trace": [t.to_dict() for t in self.trace],
             "latency_us": round(self.latency_us, 1),
             "call_id": self.call_id,
-            "caller": self.caller,
+            "caller": self.caller.sub,
             "session": self.session,
         }
 
     def explain(self) -> str:
         """A readable account of how the decision was reached, stage by stage."""
         lines = [f"{self.action.value.upper()} {self.tool}  (decision {self.id})"]
-        if self.caller is not None or self.session is not None:
-            lines.append(f"  caller: {self.caller or 'anonymous'}  session: {self.session or '-'}")
+        if self.caller.sub is not None or self.session is not None:
+            lines.append(
+                f"  caller: {self.caller.sub or 'anonymous'}  session: {self.session or '-'}"
+            )
         for entry in self.trace:
             lines.append("  " + _explain_entry(entry))
         if self.reasons:
@@ -228,61 +242,6 @@ class Decision(BaseModel):
         if self.action is Action.REWRITE:
             lines.append(f"  arguments: {_compact(self.original_args)} -> {_compact(self.args)}")
         return "\n".join(lines)
-
-
-_DECISION_FIELDS = tuple(Decision.model_fields)
-_set = object.__setattr__
-# `new_decision` sets an instance up as `model_construct` would, minus its per-field loop. That
-# is only the same when there is nothing else to set up; otherwise it uses model_construct.
-_PLAIN_MODEL = (
-    not Decision.__pydantic_root_model__
-    and not Decision.__pydantic_post_init__
-    and not Decision.__private_attributes__
-    and Decision.model_config.get("extra") != "allow"
-)
-
-
-def new_decision(
-    id: str,
-    action: Action,
-    tool: str,
-    args: dict[str, Any] | None,
-    original_args: dict[str, Any] | None,
-    reasons: list[Reason],
-    rules: list[str],
-    trace: list[TraceEntry],
-    latency_us: float,
-    call_id: str | None,
-    caller: str | None,
-    session: str | None,
-) -> Decision:
-    """A `Decision` from trusted values (the engine's), as `Decision.model_construct` builds it.
-
-    Every field is given, so the instance equals what `model_construct` returns; this skips
-    pydantic's generic loop over fields and aliases, which is on the hot path of every call.
-    """
-    values: dict[str, Any] = {
-        "id": id,
-        "action": action,
-        "tool": tool,
-        "args": args,
-        "original_args": original_args,
-        "reasons": reasons,
-        "rules": rules,
-        "trace": trace,
-        "latency_us": latency_us,
-        "call_id": call_id,
-        "caller": caller,
-        "session": session,
-    }
-    if not _PLAIN_MODEL:
-        return Decision.model_construct(**values)
-    decision = Decision.__new__(Decision)
-    _set(decision, "__dict__", values)
-    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
-    _set(decision, "__pydantic_extra__", None)
-    _set(decision, "__pydantic_private__", None)
-    return decision
 
 
 def _explain_entry(entry: TraceEntry) -> str:
@@ -356,10 +315,21 @@ ALLOW_VERDICT = RuleVerdict(action=Action.ALLOW)
 
 @dataclass(frozen=True, slots=True)
 class ApprovalRequest:
-    """A call waiting for a yes or no. `decision.args` are the arguments that would run."""
+    """A call waiting for a yes or no. `decision.args` are the arguments that would run.
+
+    `approval_id` names the pending approval in the state store (what `toolwall approvals
+    approve ID` and the console answer); `expires` is when it can no longer be answered (epoch
+    seconds).
+    """
 
     decision: Decision
-    caller: Caller
+    approval_id: str | None = None
+    expires: float | None = None
+
+    @property
+    def caller(self) -> Caller:
+        """The verified caller the call was decided for."""
+        return self.decision.caller
 
     @property
     def tool(self) -> str:
@@ -383,11 +353,11 @@ class ApprovalRequest:
         )
 
     @property
-    def reasons(self) -> list[Reason]:
+    def reasons(self) -> tuple[Reason, ...]:
         return self.decision.reasons
 
     @property
-    def rules(self) -> list[str]:
+    def rules(self) -> tuple[str, ...]:
         return self.decision.rules
 
     @property

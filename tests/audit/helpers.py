@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.test_firewall import ScriptedRules
-from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind, RuleVerdict
+from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind
 from toolwall.audit.log import AuditLog
-from toolwall.model import TraceEntry
+from toolwall.model import RuleVerdict, TraceEntry
 from toolwall.schemas.registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,7 +37,8 @@ def wide_consoles() -> Iterator[None]:
 
 @pytest.fixture
 def audit_file(tmp_path: Path) -> Path:
-    """Five decisions (allow, rewrite, block, escalate), one approval and one result."""
+    """Five decisions (allow, rewrite, block, escalate), one approval and two results (the
+    approved call's, recorded by `run`, and one recorded by hand)."""
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
     eve = Caller(sub="eve", tools=("fs.read",))
@@ -64,7 +65,7 @@ def test_show_lists_records_and_filters(
 ) -> None:
     code, out, _ = run(capsys, "audit", "show", "--file", str(audit_file))
     assert code == 0
-    assert "(7 records)" in out
+    assert "(8 records)" in out
     for text in ("allow", "rewrite", "block", "escalate", "approved", "result", "cap_rows"):
         assert text in out, text
 
@@ -75,11 +76,11 @@ def test_show_lists_records_and_filters(
     _, out, _ = run(capsys, "audit", "show", "--file", str(audit_file), "--tool", "fs.*")
     assert "(3 records)" in out  # two decisions and the result
     _, out, _ = run(capsys, "audit", "show", "--file", str(audit_file), "--since", "1h")
-    assert "(7 records)" in out
+    assert "(8 records)" in out
     _, out, _ = run(
         capsys, "audit", "show", "--file", str(audit_file), "--since", "2000-01-01T00:00:00Z"
     )
-    assert "(7 records)" in out
+    assert "(8 records)" in out
     _, out, _ = run(capsys, "audit", "show", "--file", str(audit_file), "--since", "2999-01-01")
     assert "(0 records)" in out
     code, _, err = run(capsys, "audit", "show", "--file", str(audit_file), "--since", "soon")
@@ -92,7 +93,7 @@ def test_show_reads_the_file_named_by_the_config(
     config = tmp_path / "toolwall.toml"
     config.write_text(f'[audit]\npath = "{audit_file.name}"\n')
     code, out, _ = run(capsys, "audit", "show", "--config", str(config))
-    assert code == 0 and "(7 records)" in out
+    assert code == 0 and "(8 records)" in out
     config.write_text("[policy]\n")
     code, _, err = run(capsys, "audit", "show", "--config", str(config))
     assert code == 2 and "no [audit] path" in err
@@ -115,7 +116,7 @@ def test_verify_passes_then_names_the_first_broken_line(
     audit_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "audit", "verify", "--file", str(audit_file))
-    assert code == 0 and "chain intact: 7 records" in out
+    assert code == 0 and "chain intact: 8 records" in out
     lines = lines_of(audit_file)
     lines[3] = lines[3].replace(b'"sub":"eve"', b'"sub":"bob"')
     write_lines(audit_file, lines)
@@ -140,16 +141,17 @@ def test_verify_warns_about_a_torn_tail_but_passes(
     with open(audit_file, "ab") as file:
         file.write(b'{"action":"all')
     code, out, err = run(capsys, "audit", "verify", "--file", str(audit_file))
-    assert code == 0 and "chain intact: 7 records" in out
-    assert ":8: a torn record" in err.replace("\n", "")
+    assert code == 0 and "chain intact: 8 records" in out
+    assert ":9: a torn record" in err.replace("\n", "")
 
 
 def test_tail_prints_the_last_records(audit_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "audit", "tail", "-n", "2", "--file", str(audit_file))
+    code, out, _ = run(capsys, "audit", "tail", "-n", "3", "--file", str(audit_file))
     lines = out.strip().splitlines()
-    assert code == 0 and len(lines) == 2
+    assert code == 0 and len(lines) == 3
     assert "approved" in lines[0] and "email.send" in lines[0]
-    assert "result" in lines[1] and "8 bytes" in lines[1]
+    assert "result" in lines[1] and "email.send" in lines[1] and "4 bytes" in lines[1]
+    assert "result" in lines[2] and "8 bytes" in lines[2]
 
 
 def test_tail_follow_prints_records_as_they_are_written(audit_file: Path) -> None:

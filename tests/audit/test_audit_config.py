@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from toolwall import ConfigError, DenyAll, SQLiteQueue
+from toolwall import ConfigError, DenyAll, Firewall
 from toolwall.audit.log import AuditLog
 from toolwall.config import Config
-from toolwall.loader import build_enforcement
+from toolwall.enforce.approvers import QueueApprover
+from toolwall.state.sqlite import SQLiteApprovals
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +20,13 @@ def load(tmp_path: Path, text: str) -> Config:
     file = tmp_path / "toolwall.toml"
     file.write_text(text)
     return Config.load(file)
+
+
+def firewall_of(config: Config) -> Firewall:
+    """The firewall of `config`, with an empty policy: only [audit] and [approvals] matter."""
+    for folder in ("schemas", "rules"):
+        (config.base_dir / folder).mkdir(exist_ok=True)
+    return Firewall.from_config(config)
 
 
 def test_the_sections_build_the_audit_log_and_the_queue(tmp_path: Path) -> None:
@@ -39,32 +47,34 @@ timeout_s = 30
 ttl_s = 120
 """,
     )
-    parts = build_enforcement(config)
-    audit, queue = parts["audit"], parts["approver"]
-    assert isinstance(audit, AuditLog) and isinstance(queue, SQLiteQueue)
+    firewall = firewall_of(config)
+    audit, queue = firewall.audit, firewall.approver
+    assert isinstance(audit, AuditLog) and isinstance(queue, QueueApprover)
     assert audit.path == tmp_path / "audit" / "toolwall.jsonl" and audit.path.is_file()
     assert audit.on_failure == "allow" and audit.fsync
     assert audit.redact({"IBAN": "DE1", "card": {"number": "4111"}}) == {
         "IBAN": "[redacted]",
         "card": {"number": "[redacted]"},
     }
-    assert queue.path == tmp_path / "state" / "approvals.db"
-    assert queue.timeout_s == 30 and queue.ttl_s == 120
+    # The firewall keeps its approvals in the queue file, where people answer them.
+    assert isinstance(queue.store, SQLiteApprovals) and firewall.state.approvals is queue.store
+    assert queue.store.path == tmp_path / "state" / "approvals.db"
+    assert queue.timeout_s == 30 and firewall.settlement.ttl_s == 120
     # The queue stores arguments redacted like the audit.
-    assert queue.redact is audit.redact
+    assert firewall.settlement.redact is audit.redact
 
 
 def test_defaults_are_the_logger_and_deny_all(tmp_path: Path) -> None:
-    parts = build_enforcement(load(tmp_path, ""))
-    assert isinstance(parts["audit"], AuditLog) and parts["audit"].path is None
-    assert isinstance(parts["approver"], DenyAll)
+    firewall = firewall_of(load(tmp_path, ""))
+    assert isinstance(firewall.audit, AuditLog) and firewall.audit.path is None
+    assert isinstance(firewall.approver, DenyAll)
 
 
 def test_a_queue_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "db").mkdir()
     config = load(tmp_path, '[approvals]\napprover = "queue"\nqueue = "db"\n')
     with pytest.raises(ConfigError, match=r"\[approvals\] queue .*db: cannot open"):
-        build_enforcement(config)
+        firewall_of(config)
 
 
 def test_unknown_audit_keys_are_refused(tmp_path: Path) -> None:
@@ -73,11 +83,6 @@ def test_unknown_audit_keys_are_refused(tmp_path: Path) -> None:
 
 
 def test_from_config_wires_both_into_the_firewall(tmp_path: Path) -> None:
-    dsl = pytest.importorskip("toolwall.policy")
-    if not hasattr(dsl, "load_policy"):
-        pytest.skip("the rule language (toolwall.policy.load_policy) is merged from its branch")
-    from toolwall import Firewall
-
     data = tomllib.loads((ROOT / "toolwall.toml").read_text())
     data["audit"] = {"path": "a.jsonl"}
     for folder in ("schemas", "rules"):

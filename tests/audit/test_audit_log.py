@@ -125,7 +125,7 @@ def test_record_line_is_what_verify_recomputes() -> None:
 
 def test_results_are_recorded_as_digest_and_size_never_the_content(path: Path) -> None:
     from tests.test_firewall import ScriptedRules
-    from toolwall import RuleVerdict
+    from toolwall.model import RuleVerdict
 
     log = AuditLog(path)
     rules = ScriptedRules("none", RuleVerdict(Action.ALLOW), taint=("web.fetch",))
@@ -151,8 +151,8 @@ def test_approval_answers_are_recorded_with_who_why_and_the_binding(path: Path) 
     args = {"to_iban": "DE02120300000000202051", "amount": 10}
     result = firewall.run({"tool": "bank.transfer", "args": args}, lambda **a: "sent", caller=BOB)
     assert result == "sent"
-    decision, approval = read_records(path)
-    assert decision["action"] == "escalate"
+    decision, approval, outcome = read_records(path)
+    assert decision["action"] == "escalate" and outcome["type"] == "result"
     assert approval["type"] == "approval" and approval["decision"] == decision["id"]
     assert approval["approved"] is True
     assert approval["by"] == "carol" and approval["note"] == "known vendor"
@@ -562,7 +562,7 @@ def test_redact_paths_parse_or_say_where_they_fail() -> None:
 
 def test_redacted_values_are_scrubbed_from_reasons_too(path: Path) -> None:
     from tests.test_firewall import ScriptedRules
-    from toolwall import RuleVerdict
+    from toolwall.model import RuleVerdict
 
     reason = Reason(ReasonKind.RULE, "password hunter2-long was reused", rule="r")
     rules = ScriptedRules("login", RuleVerdict(Action.BLOCK, None, (reason,), ("r",)))
@@ -605,8 +605,8 @@ def test_an_escalated_call_keeps_its_decision_in_the_chain(path: Path) -> None:
     firewall = open_firewall(AuditLog(path), escalate_rules("x"))
     decision = decision_for(firewall, "x", {"a": 1})
     assert decision.action is Action.ESCALATE
-    answer = firewall.request_approval(decision, BOB)
-    assert not answer.approved
+    settled = firewall.settle(decision)
+    assert settled.action is Action.BLOCK
     kinds = [r["type"] for r in read_records(path)]
     assert kinds == ["decision", "approval"]
 
@@ -739,16 +739,17 @@ def test_every_decision_record_is_a_canonical_line_verify_accepts(
     """The decision record is written member by member, not by the JSON encoder: it must still
     be exactly the canonical JSON that `verify` recomputes, whatever the text in it."""
     decision_id, call_id, session = ids
-    decision = Decision.model_construct(  # as the engine builds it: `args` is `original_args`
+    decision = Decision(  # as the pipeline builds it: `args` is `original_args`
         id=decision_id,
         action=action,
         tool=tool,
         args=rewritten if rewritten is not None else original,
         original_args=original,
-        reasons=why,
-        rules=[r.rule for r in why if r.rule is not None],
+        reasons=tuple(why),
+        rules=tuple(r.rule for r in why if r.rule is not None),
         latency_us=latency,
         call_id=call_id,
+        caller=Caller(sub=caller[0], iss=caller[1]),
         session=session,
     )
     path = tmp_path_factory.mktemp("records") / "a.jsonl"

@@ -20,10 +20,10 @@ from toolwall import (
     DenyAll,
     Reason,
     ReasonKind,
-    RuleVerdict,
 )
 from toolwall.audit.log import AuditLog
 from toolwall.enforce.approvers import args_diff
+from toolwall.model import RuleVerdict
 
 QUERY = {"sql": "select * from payments", "limit": 5000, "debug": True}
 
@@ -42,7 +42,7 @@ def escalated_rewrite() -> ApprovalRequest:
     firewall = open_firewall(AuditLog(), ScriptedRules("db.query", verdict))
     decision = firewall.decide({"tool": "db.query", "args": QUERY}, caller=BOB, session="s9")
     assert decision.action is Action.ESCALATE
-    return ApprovalRequest(decision=decision, caller=BOB)
+    return ApprovalRequest(decision)
 
 
 def scripted(answer: str) -> tuple[Console, io.StringIO]:
@@ -171,5 +171,5 @@ def test_the_request_exposes_what_an_approver_needs() -> None:
     request = escalated_rewrite()
     assert request.tool == "db.query" and request.session == "s9"
     assert request.original_args == QUERY and request.args == {"sql": QUERY["sql"], "limit": 100}
-    assert request.rewritten and request.rules == ["ask_pay", "cap"]
+    assert request.rewritten and request.rules == ("ask_pay", "cap")
     assert [r.rule for r in request.reasons] == ["ask_pay", "cap"]

@@ -16,10 +16,10 @@ from toolwall import (
     Callback,
     Caller,
     Firewall,
-    RuleVerdict,
-    SchemaRegistry,
     ToolCall,
 )
+from toolwall.model import RuleVerdict
+from toolwall.schemas.registry import SchemaRegistry
 
 
 @pytest.fixture

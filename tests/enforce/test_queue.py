@@ -1,9 +1,9 @@
-"""The SQLite approval queue: answered from another process, timeouts, binding, single use."""
+"""The SQLite approval queue: a call waits until a person answers from another process, or the
+wait times out. (Binding, single use and expiry are the store contract: tests/state.)"""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,19 +12,12 @@ from typing import Any
 import pytest
 
 from tests.audit.helpers import BOB, escalate_rules, open_firewall, toolwall_cli
-from toolwall import (
-    ApprovalError,
-    ApprovalRequest,
-    Blocked,
-    Caller,
-    Console,
-    DenyAll,
-    SQLiteQueue,
-)
-from toolwall.audit.log import REDACTED, AuditLog, read_records, verify
-from toolwall.canonical import call_digest
-from toolwall.config import ApprovalsConfig
-from toolwall.enforce.approvers import QueueEntry, from_config
+from toolwall import Approver, Blocked, Caller, Console, DenyAll
+from toolwall.audit.log import AuditLog, read_records, verify
+from toolwall.config import Config
+from toolwall.enforce.approvers import QueueApprover, SQLiteQueue
+from toolwall.loader import _approval_store, build_approver
+from toolwall.state import ApprovalRecord, SQLiteApprovals
 
 TRANSFER = {"to_iban": "DE02120300000000202051", "amount": 250, "currency": "EUR"}
 
@@ -34,20 +27,25 @@ def queue_path(tmp_path: Path) -> Path:
     return tmp_path / "approvals.db"
 
 
-def pending(queue: SQLiteQueue) -> QueueEntry:
+def pending(queue: QueueApprover) -> ApprovalRecord:
     """The one pending request, once the waiting caller has stored it."""
     for _ in range(2000):
-        entries = queue.entries("pending")
+        entries = queue.store.entries("pending")
         if entries:
             return entries[0]
         time.sleep(0.01)
     raise AssertionError("no request reached the queue")
 
 
-def request_for(queue_path: Path, args: dict[str, Any], caller: Caller = BOB) -> ApprovalRequest:
-    firewall = open_firewall(AuditLog(), escalate_rules("bank.transfer"))
-    decision = firewall.decide({"tool": "bank.transfer", "args": args}, caller=caller, session="s")
-    return ApprovalRequest(decision=decision, caller=caller)
+def queued_request(queue: QueueApprover, args: dict[str, Any]) -> ApprovalRecord:
+    """A pending approval in the queue, as a waiting firewall leaves it."""
+    firewall = open_firewall(AuditLog(), escalate_rules("bank.transfer"), approver=queue)
+    decision = firewall.decide({"tool": "bank.transfer", "args": args}, caller=BOB, session="s")
+    request = firewall.settlement.open(decision)
+    assert request.approval_id is not None
+    record = queue.store.get(request.approval_id)
+    assert record is not None
+    return record
 
 
 def test_a_call_waits_until_a_human_approves_from_another_process(
@@ -81,14 +79,15 @@ def test_a_call_waits_until_a_human_approves_from_another_process(
     thread.join(timeout=120)
     assert outcome == ["sent"] and ran == [TRANSFER]
 
-    decision, approval = read_records(audit.path)  # type: ignore[arg-type]
+    decision, approval, result = read_records(audit.path)  # type: ignore[arg-type]
+    assert result["type"] == "result" and result["caller"]["sub"] == "bob"
     assert decision["action"] == "escalate" and approval["decision"] == decision["id"]
     assert approval["approved"] is True and approval["by"] == "carol"
     assert approval["note"] == "expected invoice" and approval["approval_id"] == entry.id
     assert approval["call_sha256"] == entry.digest
     assert verify(audit.path).ok  # type: ignore[arg-type]
     assert firewall.session(None).calls == 0  # no session: nothing shared
-    done = queue.get(entry.id)
+    done = queue.store.get(entry.id)
     assert done is not None and done.status == "approved" and done.consumed is not None
 
 
@@ -117,74 +116,13 @@ def test_a_timeout_is_a_denial_and_is_recorded(queue_path: Path, tmp_path: Path)
     firewall = open_firewall(audit, escalate_rules("bank.transfer"), approver=queue)
     with pytest.raises(Blocked, match=r"no answer within 0.2s"):
         firewall.run({"tool": "bank.transfer", "args": TRANSFER}, lambda **a: "sent", caller=BOB)
-    [entry] = queue.entries()
+    [entry] = queue.store.entries()
     assert entry.status == "timeout" and entry.by == "toolwall"
     _, approval = read_records(audit.path)  # type: ignore[arg-type]
     assert approval["approved"] is False and "no answer within" in approval["note"]
     # The caller was told no: a late answer cannot release anything.
     late = toolwall_cli("approvals", "approve", entry.id, "--queue", str(queue_path))
     assert late.returncode == 1 and "already timeout" in late.stderr
-
-
-def test_an_approval_is_bound_to_the_exact_call_and_used_once(queue_path: Path) -> None:
-    queue = SQLiteQueue(queue_path, timeout_s=0.2, poll_s=0.05)
-    asked = request_for(queue_path, TRANSFER)
-    other_args = request_for(queue_path, {**TRANSFER, "amount": 250000})
-    other_caller = request_for(queue_path, TRANSFER, Caller(sub="mallory", tools=("*",)))
-    entry_id = queue.submit(asked)
-    queue.answer(entry_id, True, by="carol")
-
-    for request in (other_args, other_caller):
-        answer = queue.wait(entry_id, request)
-        assert not answer.approved and "different call" in answer.note
-    first = queue.wait(entry_id, asked)
-    assert first.approved and first.by == "carol" and first.approval_id == entry_id
-    again = queue.wait(entry_id, asked)
-    assert not again.approved and "already used" in again.note
-
-
-def test_only_one_of_two_concurrent_waiters_gets_an_approval(queue_path: Path) -> None:
-    queue = SQLiteQueue(queue_path, timeout_s=0.5, poll_s=0.01)
-    request = request_for(queue_path, TRANSFER)
-    entry_id = queue.submit(request)
-    queue.answer(entry_id, True, by="carol")
-    answers: list[bool] = []
-    threads = [
-        threading.Thread(target=lambda: answers.append(queue.wait(entry_id, request).approved))
-        for _ in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(answers) == [False, False, False, True]
-
-
-def test_requests_expire_after_their_ttl(queue_path: Path) -> None:
-    now = [1_000_000.0]
-    queue = SQLiteQueue(queue_path, timeout_s=5, ttl_s=60, poll_s=0.01, clock=lambda: now[0])
-    request = request_for(queue_path, TRANSFER)
-    entry_id = queue.submit(request)
-    now[0] += 61
-    with pytest.raises(ApprovalError, match="expired"):
-        queue.answer(entry_id, True, by="carol")
-    assert not queue.wait(entry_id, request).approved
-
-    approved_late = queue.submit(request)
-    queue.answer(approved_late, True, by="carol")
-    now[0] += 61
-    answer = queue.wait(approved_late, request)
-    assert not answer.approved and "expired before it was used" in answer.note
-
-
-def test_answers_to_unknown_or_answered_requests_are_refused(queue_path: Path) -> None:
-    queue = SQLiteQueue(queue_path)
-    with pytest.raises(ApprovalError, match="no approval request nope"):
-        queue.answer("nope", True, by="carol")
-    entry_id = queue.submit(request_for(queue_path, TRANSFER))
-    queue.answer(entry_id, False, by="carol", note="no")
-    with pytest.raises(ApprovalError, match="already denied"):
-        queue.answer(entry_id, True, by="mallory")
 
 
 def test_the_async_path_waits_without_blocking_the_event_loop(queue_path: Path) -> None:
@@ -196,11 +134,11 @@ def test_the_async_path_waits_without_blocking_the_event_loop(queue_path: Path) 
     seen_waiting: list[bool] = []
 
     async def human() -> None:
-        while not await asyncio.to_thread(queue.entries, "pending"):
+        while not await asyncio.to_thread(queue.store.entries, "pending"):
             await asyncio.sleep(0.01)
         seen_waiting.append(not agent_done)
-        entry = (await asyncio.to_thread(queue.entries, "pending"))[0]
-        await asyncio.to_thread(queue.answer, entry.id, True, "carol")
+        entry = (await asyncio.to_thread(queue.store.entries, "pending"))[0]
+        await asyncio.to_thread(queue.store.answer, entry.id, True, "carol")
 
     async def tool(**args: Any) -> str:
         return "sent " + str(args["amount"])
@@ -220,26 +158,14 @@ def test_the_async_path_waits_without_blocking_the_event_loop(queue_path: Path) 
     assert seen_waiting == [True]
 
 
-def test_the_queue_stores_arguments_redacted_and_owner_only(queue_path: Path) -> None:
-    queue = SQLiteQueue(queue_path)
-    request = request_for(queue_path, {**TRANSFER, "memo": "x", "secret": "s3cret-value"})
-    entry_id = queue.submit(request)
-    entry = queue.get(entry_id)
-    assert entry is not None and entry.request["args"]["secret"] == REDACTED
-    assert entry.digest == call_digest("bank.transfer", request.args, BOB, "s")
-    assert (queue_path.stat().st_mode & 0o777) == 0o600
-    with sqlite3.connect(queue_path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-
-
 def test_cli_show_and_list_all(queue_path: Path) -> None:
     queue = SQLiteQueue(queue_path)
-    entry_id = queue.submit(request_for(queue_path, TRANSFER))
+    entry_id = queued_request(queue, TRANSFER).id
     shown = toolwall_cli("approvals", "show", entry_id, "--queue", str(queue_path))
     assert shown.returncode == 0
     for text in ("bank.transfer", "pending", "rule ask: needs a human", "rules/a.tw:3:1", "DE02"):
         assert text in shown.stdout
-    queue.answer(entry_id, False, by="carol")
+    queue.store.answer(entry_id, False, by="carol")
     assert entry_id not in toolwall_cli("approvals", "list", "--queue", str(queue_path)).stdout
     listed = toolwall_cli("approvals", "list", "--all", "--queue", str(queue_path))
     assert entry_id in listed.stdout and "denied" in listed.stdout
@@ -247,15 +173,17 @@ def test_cli_show_and_list_all(queue_path: Path) -> None:
     assert missing.returncode == 2 and "no approval queue" in missing.stderr
 
 
-def test_from_config_builds_the_configured_approver(tmp_path: Path) -> None:
-    assert isinstance(from_config(ApprovalsConfig(), tmp_path), DenyAll)
-    console = from_config(ApprovalsConfig(approver="console", timeout_s=9), tmp_path)
+def test_the_configuration_builds_the_configured_approver(tmp_path: Path) -> None:
+    def approver(**approvals: Any) -> Approver:
+        config = Config.from_dict({"approvals": approvals}, base_dir=tmp_path)
+        return build_approver(config, _approval_store(config))
+
+    assert isinstance(approver(), DenyAll)
+    console = approver(approver="console", timeout_s=9)
     assert isinstance(console, Console) and console.timeout_s == 9
-    queue = from_config(
-        ApprovalsConfig(approver="queue", queue=Path("q/a.db"), timeout_s=7, ttl_s=60), tmp_path
-    )
-    assert isinstance(queue, SQLiteQueue)
-    assert queue.path == tmp_path / "q" / "a.db" and queue.timeout_s == 7 and queue.ttl_s == 60
+    queue = approver(approver="queue", queue="q/a.db", timeout_s=7, ttl_s=60)
+    assert isinstance(queue, QueueApprover) and isinstance(queue.store, SQLiteApprovals)
+    assert queue.store.path == tmp_path / "q" / "a.db" and queue.timeout_s == 7
 
 
 def test_the_documented_flow_on_the_demo_policy(tmp_path: Path) -> None:
@@ -272,7 +200,7 @@ def test_the_documented_flow_on_the_demo_policy(tmp_path: Path) -> None:
     )
     config = str(tmp_path / "toolwall.toml")
     firewall = Firewall.from_config(config)
-    assert isinstance(firewall.approver, SQLiteQueue)
+    assert isinstance(firewall.approver, QueueApprover)
     firewall.approver.poll_s = 0.05
     alice = Caller(sub="alice", tools=("email.*",), authenticated=True)
     call = ToolCall(
@@ -306,4 +234,5 @@ def test_the_documented_flow_on_the_demo_policy(tmp_path: Path) -> None:
     shown = toolwall_cli("audit", "show", "--config", config)
     assert "mail_outside_company" in shown.stdout and "partner contract" in shown.stdout
     verified = toolwall_cli("audit", "verify", "--config", config)
-    assert verified.returncode == 0 and "chain intact: 2 records" in verified.stdout
+    # The decision, the approval, and what the tool returned.
+    assert verified.returncode == 0 and "chain intact: 3 records" in verified.stdout

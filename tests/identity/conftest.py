@@ -15,8 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from toolwall import Firewall, SchemaRegistry
+from toolwall import Firewall
 from toolwall.identity.verifier import JWTVerifier
+from toolwall.schemas.registry import SchemaRegistry
 
 AUDIENCE = "toolwall"
 ISSUER = "https://idp.test"

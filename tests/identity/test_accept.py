@@ -31,7 +31,7 @@ def test_valid_token_for_each_family(family: Family, verifier_for: Make) -> None
         ToolCall(tool="email.send", args={"to": "bob@acme.test"}), token=token
     )
     assert decision.action is Action.ALLOW
-    assert decision.caller == "alice" and decision.session == "session-1"
+    assert decision.caller.sub == "alice" and decision.session == "session-1"
 
 
 def test_glob_grants(ed_key: Family, verifier_for: Make) -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import jwt
 import pytest
 
-from toolwall import Action, Firewall, SchemaRegistry, ToolCall, cli
+from toolwall import Action, Firewall, ToolCall, cli
 from toolwall.config import Config
 from toolwall.identity.verifier import JWTVerifier
+from toolwall.schemas.registry import SchemaRegistry
 
 
 @pytest.fixture(autouse=True)
@@ -234,7 +235,7 @@ def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixtur
     outside = {"to": ["a@elsewhere.test"], "subject": "s", "body": "b"}
     assert firewall.decide({"tool": "email.send", "args": inside}, token=alice).allowed
     held = firewall.decide({"tool": "email.send", "args": outside}, token=alice)
-    assert held.action is Action.ESCALATE and held.rules == ["mail_outside_company"]
+    assert held.action is Action.ESCALATE and held.rules == ("mail_outside_company",)
     blocked = firewall.decide({"tool": "email.send", "args": inside}, token=bob)
     assert blocked.action is Action.BLOCK and blocked.reason == "bob is not granted email.send"
 

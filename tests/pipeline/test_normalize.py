@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from toolwall import Action, Caller, Firewall, Limits, ReasonKind, SchemaRegistry, ToolCall
+from toolwall import Action, Caller, Firewall, ReasonKind, ToolCall
+from toolwall.config import Limits
 from toolwall.errors import InputRejected
 from toolwall.patterns import check_tool_name
 from toolwall.pipeline.normalize import check_arguments, parse_arguments
+from toolwall.schemas.registry import SchemaRegistry
 
 LIMITS = Limits(max_arg_bytes=1000, max_depth=4, max_string_length=50)
 

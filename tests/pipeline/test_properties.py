@@ -10,8 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from toolwall import Action, Caller, Firewall, Limits, SchemaRegistry, ToolCall
+from toolwall import Action, Caller, Firewall, ToolCall
+from toolwall.config import Limits
 from toolwall.patterns import covered
+from toolwall.schemas.registry import SchemaRegistry
 
 SCHEMAS = SchemaRegistry.load(ROOT / "schemas")
 TOOLS = SCHEMAS.names()

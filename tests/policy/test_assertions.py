@@ -9,7 +9,7 @@ from toolwall import Action, Caller, Firewall, ToolCall
 from toolwall.errors import PolicyError
 from toolwall.policy import compile_text, load_policy
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.sessions import SessionState
+from toolwall.state.memory import SessionState
 
 POLICY = """
 let company = ["acme.test"]

@@ -13,7 +13,7 @@ from toolwall.errors import PolicyError
 from toolwall.policy import ParseError, compile_sources, parse_text
 from toolwall.policy.parser import KEYWORDS
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.sessions import SessionState
+from toolwall.state.memory import SessionState
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,7 +12,7 @@ from toolwall.model import RuleVerdict
 from toolwall.pipeline.rules import RuleEngine
 from toolwall.policy import compile_sources, compile_text, load_policy
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.sessions import SessionState
+from toolwall.state.memory import SessionState
 
 
 def query(limit: int = 50, **more: object) -> ToolCall:
@@ -30,7 +30,7 @@ def test_block_beats_escalate_beats_rewrite(schemas: SchemaRegistry, alice: Call
     )
     d = fw.decide(query(6000), caller=alice)
     assert d.action is Action.BLOCK
-    assert d.rules == ["cap", "ask", "no"]
+    assert d.rules == ("cap", "ask", "no")
     assert [r.rule for r in d.reasons] == ["no", "cap", "ask"]  # winning action first
     assert d.args == {"sql": "select 1", "limit": 6000}  # a block runs nothing: no rewrite
 
@@ -402,7 +402,7 @@ def test_rewrite_order_across_files_on_disk(
         d = fw.decide(query(500, debug=True), caller=alice)
         assert d.action is Action.REWRITE
         assert d.args == {"sql": "select 1", "limit": 50}
-        assert d.rules == ["to_100", "no_debug", "to_50"]
+        assert d.rules == ("to_100", "no_debug", "to_50")
         assert [r.location for r in d.reasons] == [
             f"{tmp_path / 'a_first.tw'}:1:1",
             f"{tmp_path / 'a_first.tw'}:2:1",

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.validators import validator_for
 
-from toolwall import SchemaLoadError, SchemaRegistry
-from toolwall.schemas.registry import _meta_valid_fast
+from toolwall import SchemaLoadError
+from toolwall.schemas.registry import SchemaRegistry, _meta_valid_fast
 
 ARGS = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
 

@@ -11,20 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from toolwall import (
-    Action,
-    Caller,
-    Firewall,
-    Limits,
-    NoRules,
-    Reason,
-    ReasonKind,
-    RuleVerdict,
-    SchemaRegistry,
-    SessionState,
-    ToolCall,
-)
+from toolwall import Action, Caller, Firewall, Reason, ReasonKind, ToolCall
+from toolwall.config import Limits
+from toolwall.model import RuleVerdict
 from toolwall.patterns import covered
+from toolwall.pipeline.rules import NoRules
+from toolwall.schemas.registry import SchemaRegistry
+from toolwall.state.memory import SessionState
 from toolwall.testing import strategies as tws
 from toolwall.testing.hints import PolicyHints
 from toolwall.testing.runner import policy_firewall
@@ -105,8 +98,8 @@ def test_decide_is_total_deterministic_and_never_runs_what_it_must_not(
         first = replay("a")
         second = replay("b")
     finally:
-        firewall.sessions.forget("a")
-        firewall.sessions.forget("b")
+        firewall.state.sessions.forget("a")
+        firewall.state.sessions.forget("b")
 
     assert (first.action, first.args, first.reasons, first.rules) == (
         second.action,
@@ -134,6 +127,6 @@ def test_the_rewriter_really_rewrites_into_invalid_arguments() -> None:
         caller=caller,
         session="t",
     )
-    firewall.sessions.forget("t")
+    firewall.state.sessions.forget("t")
     assert decision.action is Action.BLOCK
     assert decision.reasons[0].kind is ReasonKind.REWRITE_INVALID

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
-from toolwall import (
-    Action,
-    Caller,
-    Decision,
-    Firewall,
-    Reason,
-    ReasonKind,
-    RuleVerdict,
-    SchemaRegistry,
-    SessionState,
-)
+from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind
+from toolwall.model import RuleVerdict
+from toolwall.schemas.registry import SchemaRegistry
+from toolwall.state.memory import SessionState
 from toolwall.testing.cases import parse_test_file
 from toolwall.testing.fuzz import Fuzzer
 from toolwall.testing.hints import PolicyHints
@@ -63,7 +57,7 @@ class Leaky(Firewall):
     ) -> Decision:
         decision = super().decide(call, caller=caller, token=token, session=session)
         if decision.reasons and decision.reasons[0].kind is self.leak:
-            return decision.model_copy(update={"action": Action.ALLOW, "reasons": []})
+            return replace(decision, action=Action.ALLOW, reasons=())
         return decision
 
 

@@ -26,7 +26,7 @@ def case(text: str, file: Path = Path("t.yaml")) -> PolicyTestCase:
 
 
 def test_a_passing_case_leaves_no_session_behind(demo: Firewall) -> None:
-    before = len(demo.sessions)
+    before = len(demo.state.sessions)
     result = PolicyTestRunner(demo).run(
         case(
             """
@@ -40,7 +40,7 @@ def test_a_passing_case_leaves_no_session_behind(demo: Firewall) -> None:
     )
     assert result.passed, failure_text(result)
     assert [d.action for d in result.history] == [Action.ALLOW] * 5
-    assert len(demo.sessions) == before
+    assert len(demo.state.sessions) == before
 
 
 def test_each_case_gets_a_fresh_session(demo: Firewall) -> None:
@@ -162,7 +162,7 @@ def test_token_callers_are_minted_with_the_dev_key_and_verified(with_identity: P
     )
     result = runner.run(granted)
     assert result.passed, failure_text(result)
-    assert result.decision is not None and result.decision.caller == "alice"
+    assert result.decision is not None and result.decision.caller.sub == "alice"
 
 
 def test_a_token_for_another_audience_is_refused(with_identity: Path) -> None:

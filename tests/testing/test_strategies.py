@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from tests.conftest import ROOT
-from toolwall import Caller, SchemaRegistry, ToolCall
+from toolwall import Caller, ToolCall
 from toolwall.patterns import covered
+from toolwall.schemas.registry import SchemaRegistry
 from toolwall.testing import strategies as tws
 from toolwall.testing.cases import HistoryStep
 from toolwall.testing.hints import Hints, PolicyHints

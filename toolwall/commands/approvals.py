@@ -22,14 +22,10 @@ from rich.text import Text
 
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console, err_console
 from toolwall.config import Config
-from toolwall.enforce.approvers import (
-    ApprovalError,
-    QueueEntry,
-    SQLiteQueue,
-    args_diff,
-    current_user,
-)
+from toolwall.enforce.approvers import args_diff, current_user
 from toolwall.errors import ToolwallError
+from toolwall.state.base import ApprovalError, ApprovalRecord
+from toolwall.state.sqlite import SQLiteApprovals
 
 STATUS_STYLE = {
     "pending": "bold yellow",
@@ -65,21 +61,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         answer.set_defaults(func=run_answer, approved=approved)
 
 
-def open_queue(args: argparse.Namespace) -> SQLiteQueue:
+def open_queue(args: argparse.Namespace) -> SQLiteApprovals:
     """The queue of `--queue` or `--config`; it must exist (listing never creates one)."""
     if args.queue is not None:
         path: Path = args.queue
-        timeout_s, ttl_s = 300.0, 900.0
     else:
         config = Config.load(args.config)
         path = config.resolve(config.approvals.queue)
-        timeout_s, ttl_s = config.approvals.timeout_s, config.approvals.ttl_s
     if not path.is_file():
         raise ToolwallError(
             f"{path}: no approval queue here (it is created by a firewall whose "
             '[approvals] approver = "queue")'
         )
-    return SQLiteQueue(path, timeout_s, ttl_s)
+    return SQLiteApprovals(path)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -131,7 +125,7 @@ def run_answer(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render_entry(entry: QueueEntry) -> Panel:
+def render_entry(entry: ApprovalRecord) -> Panel:
     request = entry.request
     body = Text()
 

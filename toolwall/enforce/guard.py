@@ -2,9 +2,13 @@
 
 - allow: the executor runs with the arguments as proposed;
 - rewrite: it runs with the rewritten arguments;
-- escalate: the firewall's approver is asked; it runs only on an approval;
+- escalate: the firewall's approver is asked (`toolwall.enforce.settle`); it runs only on an
+  approval;
 - block (or a denial): it never runs. `on_block="raise"` raises `Blocked` carrying the
   decision; `on_block="message"` returns the refusal text the model can read instead.
+
+What the executor returns goes to `Firewall.record_result` under the decision's caller and
+session, so `taint` rules see what a guarded tool read.
 """
 
 from __future__ import annotations
@@ -12,17 +16,45 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from toolwall import context
+from toolwall.enforce.settle import Settlement
 from toolwall.errors import Blocked
-from toolwall.model import Action, Caller, Decision, Reason, ReasonKind, ToolCall, TraceEntry
-
-if TYPE_CHECKING:
-    from toolwall.firewall import CallLike, Firewall
-    from toolwall.model import ApprovalAnswer
+from toolwall.model import Caller, CallLike, Decision, ToolCall
 
 OnBlock = Literal["raise", "message"]
+
+
+class Firewall(Protocol):
+    """What enforcement needs of a firewall (`toolwall.Firewall` is one)."""
+
+    @property
+    def settlement(self) -> Settlement: ...
+
+    def decide(
+        self,
+        call: CallLike,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
+    ) -> Decision: ...
+
+    async def adecide(
+        self,
+        call: CallLike,
+        caller: Caller | None = None,
+        token: str | None = None,
+        session: str | None = None,
+    ) -> Decision: ...
+
+    def record_result(
+        self,
+        call: CallLike | Decision,
+        result: Any,
+        session: str | None = None,
+        caller: Caller | None = None,
+    ) -> bool: ...
 
 
 def run(
@@ -35,15 +67,14 @@ def run(
     on_block: OnBlock,
 ) -> Any:
     _check_on_block(on_block)
-    decision = firewall.decide(call, caller=caller, token=token, session=session)
-    if decision.action is Action.ESCALATE:
-        answer = firewall.request_approval(decision, caller_of(firewall, caller, token))
-        if not answer.approved:
-            return _refuse(denied(decision, answer), on_block)
-    elif not decision.action.runs:
+    decision = firewall.settlement.settle(
+        firewall.decide(call, caller=caller, token=token, session=session)
+    )
+    if not decision.action.runs or decision.args is None:
         return _refuse(decision, on_block)
-    assert decision.args is not None
-    return executor(**decision.args)
+    result = executor(**decision.args)
+    firewall.record_result(decision, result)
+    return result
 
 
 async def arun(
@@ -56,17 +87,15 @@ async def arun(
     on_block: OnBlock,
 ) -> Any:
     _check_on_block(on_block)
-    decision = await firewall.adecide(call, caller=caller, token=token, session=session)
-    if decision.action is Action.ESCALATE:
-        answer = await firewall.arequest_approval(decision, caller_of(firewall, caller, token))
-        if not answer.approved:
-            return _refuse(denied(decision, answer), on_block)
-    elif not decision.action.runs:
+    decision = await firewall.settlement.asettle(
+        await firewall.adecide(call, caller=caller, token=token, session=session)
+    )
+    if not decision.action.runs or decision.args is None:
         return _refuse(decision, on_block)
-    assert decision.args is not None
     result = executor(**decision.args)
     if inspect.isawaitable(result):
         result = await result
+    firewall.record_result(decision, result)
     return result
 
 
@@ -116,30 +145,6 @@ def guard(
         return wrapper
 
     return decorate
-
-
-def caller_of(firewall: Firewall, caller: Caller | None, token: str | None) -> Caller:
-    if caller is not None:
-        return caller
-    if token is not None and firewall.identity is not None:
-        return firewall.identity.caller_for(token)[0]
-    return Caller.anonymous()
-
-
-def denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
-    """The decision as enforced after a denial: the escalation becomes a block.
-
-    The one form every enforcement path (guard, formats, adapters, gateway) uses.
-    """
-    note = f": {answer.note}" if answer.note else ""
-    reason = Reason(ReasonKind.APPROVAL, f"denied by {answer.by}{note}")
-    return decision.model_copy(
-        update={
-            "action": Action.BLOCK,
-            "reasons": [*decision.reasons, reason],
-            "trace": [*decision.trace, TraceEntry("approval", "denied", reason.message)],
-        }
-    )
 
 
 def _refuse(decision: Decision, on_block: OnBlock) -> str:

@@ -154,7 +154,7 @@ class Checker:
             Scope,
             compile_expr,
         )
-        from toolwall.state.sessions import SessionState
+        from toolwall.state.memory import SessionState
 
         state: dict[str, str] = {}  # name -> "doing" | "done" | "failed"
 

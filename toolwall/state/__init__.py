@@ -1,0 +1,35 @@
+"""What a decision reads and writes about the past: sessions, approvals, decisions by call id.
+
+`toolwall.state.base` states the interface; `memory` (the default) and `sqlite` implement it.
+"""
+
+from toolwall.state.base import (
+    ApprovalError,
+    ApprovalRecord,
+    ApprovalStore,
+    DecisionStore,
+    SessionStore,
+    SessionTurn,
+    State,
+    StateUnavailable,
+    caller_key,
+)
+from toolwall.state.memory import MemoryApprovals, MemoryDecisions, MemorySessions, SessionState
+from toolwall.state.sqlite import SQLiteApprovals
+
+__all__ = [
+    "ApprovalError",
+    "ApprovalRecord",
+    "ApprovalStore",
+    "DecisionStore",
+    "MemoryApprovals",
+    "MemoryDecisions",
+    "MemorySessions",
+    "SQLiteApprovals",
+    "SessionState",
+    "SessionStore",
+    "SessionTurn",
+    "State",
+    "StateUnavailable",
+    "caller_key",
+]

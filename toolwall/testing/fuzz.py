@@ -29,9 +29,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
 from toolwall.firewall import Firewall
-from toolwall.model import Action, Caller, Decision, ReasonKind, ToolCall
+from toolwall.model import Action, Caller, Decision, ReasonKind, SessionView, ToolCall
 from toolwall.patterns import covered, matches
-from toolwall.state.sessions import SessionState
 from toolwall.testing import strategies as tws
 from toolwall.testing.cases import HistoryStep
 from toolwall.testing.hints import Hints, PolicyHints
@@ -55,7 +54,7 @@ class AssertionLike(Protocol):
         tool: str,
         args: dict[str, Any],
         caller: Caller,
-        session: SessionState,
+        session: SessionView,
         action: Action,
     ) -> bool: ...
 
@@ -194,7 +193,7 @@ class Fuzzer:
         outcome = Outcome(violation=None)
         try:
             outcome.history = self._replay(example, first_session)
-            before = copy.deepcopy(self.firewall.sessions.get(first_session))
+            before = copy.deepcopy(self.firewall.session(first_session))
             decision = self.firewall.decide(
                 example.call, caller=example.caller, session=first_session
             )
@@ -207,8 +206,8 @@ class Fuzzer:
             outcome.violation = Violation("raises", f"decide raised {type(exc).__name__}: {exc}")
             return outcome
         finally:
-            self.firewall.sessions.forget(first_session)
-            self.firewall.sessions.forget(second_session)
+            self.firewall.state.sessions.forget(first_session)
+            self.firewall.state.sessions.forget(second_session)
         outcome.violation = (
             _internal_error([*outcome.history, decision])
             or _nondeterministic([*outcome.history, decision], [*again_history, again])
@@ -258,7 +257,7 @@ class Fuzzer:
         return None
 
     def _assertions_hold(
-        self, example: FuzzExample, decision: Decision, before: SessionState
+        self, example: FuzzExample, decision: Decision, before: SessionView
     ) -> Violation | None:
         if not isinstance(decision.original_args, dict):
             return None

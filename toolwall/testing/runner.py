@@ -87,7 +87,7 @@ class PolicyTestRunner:
         except PolicyTestError as exc:
             result.error = str(exc)
         finally:
-            self.firewall.sessions.forget(session)
+            self.firewall.state.sessions.forget(session)
         return result
 
     def _identity(self, case: PolicyTestCase, key: Path | None) -> tuple[Caller | None, str | None]:

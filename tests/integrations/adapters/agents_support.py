@@ -11,16 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolwall import (
-    Action,
-    Caller,
-    Decision,
-    Reason,
-    ReasonKind,
-    RuleVerdict,
-    SessionState,
-)
+from toolwall import Action, Caller, Decision, Reason, ReasonKind
 from toolwall.identity.devkeys import mint_token
+from toolwall.model import RuleVerdict
+from toolwall.state.memory import SessionState
 
 REPO = Path(__file__).resolve().parents[3]
 COMPANY = ("acme.test", "acme-corp.test")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.integrations.adapters.agents_support import REPO, Issuer, RecordingAudit, TinyRules
-from toolwall import Firewall, SchemaRegistry
+from toolwall import Firewall
 from toolwall.identity.devkeys import generate_private_key
 from toolwall.identity.verifier import JWTVerifier
+from toolwall.schemas.registry import SchemaRegistry
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ from agents import FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
 
 from tests.integrations.adapters.agents_support import ALICE, REPO, RecordingAudit, TinyRules
-from toolwall import Firewall, SchemaRegistry, ToolCall
+from toolwall import Firewall, ToolCall
 from toolwall.integrations.adapters.openai_agents import ToolwallGuard
+from toolwall.schemas.registry import SchemaRegistry
 
 json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12)

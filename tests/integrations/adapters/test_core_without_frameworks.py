@@ -21,9 +21,9 @@ sys.meta_path.insert(0, NoFrameworks())
 
 import toolwall
 import toolwall.integrations.adapters
-import toolwall.enforce.framework
+import toolwall.integrations.adapters._base
 import toolwall.integrations.adapters._context
-import toolwall.enforce.cache
+import toolwall.enforce.settle
 from toolwall import Caller, Firewall, ToolCall
 
 decision = Firewall(unknown_tool="allow").decide(

@@ -26,9 +26,16 @@ from agents.items import ToolCallOutputItem
 from agents.testing import ScriptedModel, assistant_message, function_call
 from agents.tool_context import ToolContext
 
-from tests.integrations.adapters.agents_support import ALICE, Issuer, RecordingAudit
+from tests.integrations.adapters.agents_support import (
+    ALICE,
+    REPO,
+    Issuer,
+    RecordingAudit,
+    TinyRules,
+)
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.integrations.adapters.openai_agents import ToolwallGuard, guard_agent, guard_tools
+from toolwall.schemas.registry import SchemaRegistry
 
 NAMES = {
     "email_send": "email.send",
@@ -244,7 +251,7 @@ def test_an_approval_is_honoured_once(firewall: Firewall, audit: RecordingAudit)
     again = asyncio.run(RunState.from_json(agent, saved))
     run(agent, again, context)
     assert calls.ran == [("email_send", OUTSIDE)]
-    assert "already been used" in outputs(model, 2)["c1"]
+    assert "already used" in outputs(model, 2)["c1"]
     assert len(audit.for_call("c1")) == 1
 
 
@@ -268,16 +275,19 @@ def test_always_approve_is_not_an_approval_for_escalations(firewall: Firewall) -
 
 
 @pytest.mark.parametrize("approved", [True, False])
-def test_approver_mode_asks_the_firewall_approver(
-    audit: RecordingAudit, firewall: Firewall, approved: bool
-) -> None:
+def test_approver_mode_asks_the_firewall_approver(audit: RecordingAudit, approved: bool) -> None:
     asked: list[ApprovalRequest] = []
 
     def answer(request: ApprovalRequest) -> bool:
         asked.append(request)
         return approved
 
-    firewall.approver = Callback(answer, name="tester")
+    firewall = Firewall(
+        schemas=SchemaRegistry.load(REPO / "schemas"),
+        rules=TinyRules(),
+        audit=audit,
+        approver=Callback(answer, name="tester"),
+    )
     calls = Calls()
     agent, model, _ = make_agent(
         firewall,
@@ -459,7 +469,7 @@ def test_a_signed_token_in_the_context_is_the_identity(
     assert [name for name, _ in calls.ran] == ["db_query"]
     assert "alice is not granted shell.run" in outputs(model, 1)["c2"]
     [decision] = audit.for_call("c1")
-    assert (decision.caller, decision.session) == ("alice", "thread-7")
+    assert (decision.caller.sub, decision.session) == ("alice", "thread-7")
 
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     agent, model, _ = make_agent(

@@ -23,9 +23,16 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDenied
 from pydantic_ai.toolsets import FunctionToolset
 
-from tests.integrations.adapters.agents_support import ALICE, Issuer, RecordingAudit
+from tests.integrations.adapters.agents_support import (
+    ALICE,
+    REPO,
+    Issuer,
+    RecordingAudit,
+    TinyRules,
+)
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.integrations.adapters.pydantic_ai import ToolwallCapability
+from toolwall.schemas.registry import SchemaRegistry
 
 NAMES = {
     "email_send": "email.send",
@@ -210,7 +217,7 @@ def test_escalated_call_waits_then_runs_once_when_approved(
     assert third.output == "sent again"
     assert tools.ran == [("email_send", OUTSIDE)]
     replay = script.returns(2)["c1"]
-    assert replay.outcome == "failed" and "already been used" in str(replay.content)
+    assert replay.outcome == "failed" and "already used" in str(replay.content)
     assert len(audit.for_call("c1")) == 1
 
 
@@ -242,7 +249,12 @@ def test_approver_mode_asks_the_firewall_approver(
         asked.append(request)
         return approved
 
-    firewall.approver = Callback(answer, name="tester")
+    firewall = Firewall(
+        schemas=SchemaRegistry.load(REPO / "schemas"),
+        rules=TinyRules(),
+        audit=audit,
+        approver=Callback(answer, name="tester"),
+    )
     tools = Tools()
     script = Script([call("email_send", OUTSIDE, "c1")], "ok")
     agent, _ = make_agent(firewall, script, tools, approvals="approver")
@@ -372,7 +384,7 @@ def test_a_signed_token_in_deps_is_the_identity(
     assert [name for name, _ in tools.ran] == ["db_query"]
     assert "alice is not granted shell.run" in str(script.returns(1)["c2"].content)
     [decision] = audit.for_call("c1")
-    assert (decision.caller, decision.session) == ("alice", "thread-7")
+    assert (decision.caller.sub, decision.session) == ("alice", "thread-7")
 
 
 def test_acting_as_is_the_fallback(firewall: Firewall) -> None:

@@ -19,10 +19,12 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from toolwall import Action, Caller, Reason, ReasonKind, RuleVerdict, SessionState
+from toolwall import Action, Caller, Reason, ReasonKind
 from toolwall.identity.devkeys import generate_private_key, mint_token
 from toolwall.identity.verifier import JWTVerifier
+from toolwall.model import RuleVerdict
 from toolwall.patterns import matches
+from toolwall.state.memory import SessionState
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM_SCRIPT = HERE / "upstream_server.py"

@@ -13,9 +13,10 @@ import pytest
 from mcp import Client
 from mcp_helpers import TinyRules, text_of, upstream_command, verdict
 
-from toolwall import Action, Caller, Firewall, SchemaRegistry
+from toolwall import Action, Caller, Firewall
 from toolwall.config import McpConfig
 from toolwall.integrations.mcp import Gateway
+from toolwall.schemas.registry import SchemaRegistry
 
 pytestmark = pytest.mark.anyio
 

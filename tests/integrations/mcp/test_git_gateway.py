@@ -9,9 +9,10 @@ import pytest
 from mcp import Client
 from mcp_helpers import Keys, TinyRules, git_server_command, text_of, verdict
 
-from toolwall import Action, Firewall, SchemaRegistry
+from toolwall import Action, Firewall
 from toolwall.config import McpConfig
 from toolwall.integrations.mcp import Gateway
+from toolwall.schemas.registry import SchemaRegistry
 
 pytestmark = pytest.mark.anyio
 

@@ -23,10 +23,11 @@ from mcp_helpers import (
 )
 from upstream_server import HOSTILE, build_server
 
-from toolwall import Action, ApprovalAnswer, Callback, Firewall, SchemaRegistry
+from toolwall import Action, ApprovalAnswer, Callback, Firewall
 from toolwall.audit.log import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 from toolwall.integrations.mcp import Gateway, http_app
+from toolwall.schemas.registry import SchemaRegistry
 
 pytestmark = pytest.mark.anyio
 
@@ -141,7 +142,7 @@ async def test_escalation_denied_through_elicitation(
     ):
         result = await agent.call_tool("up__pay", {"amount": 500})
     assert result.is_error
-    assert "was denied by mcp-user:alice" in text_of(result)
+    assert "denied by mcp-user:alice" in text_of(result)
     assert seen == []
     assert len(asked) == 1
 

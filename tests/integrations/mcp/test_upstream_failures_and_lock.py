@@ -12,13 +12,14 @@ import pytest
 from mcp import Client
 from mcp_helpers import TinyRules, text_of, upstream_command
 
-from toolwall import Caller, Firewall, SchemaRegistry
+from toolwall import Caller, Firewall
 from toolwall.audit.log import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 from toolwall.errors import ConfigError
 from toolwall.integrations.mcp import Gateway, ToolLock
 from toolwall.integrations.mcp.catalog import catalog_entries
 from toolwall.integrations.mcp.upstream import list_servers
+from toolwall.schemas.registry import SchemaRegistry
 
 pytestmark = pytest.mark.anyio
 

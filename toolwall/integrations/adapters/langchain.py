@@ -36,12 +36,12 @@ then in `config["configurable"]`, then in `Firewall.acting_as(...)`. The session
 LangGraph `thread_id`.
 
 A tool node runs again after an interrupt is resumed; decisions are kept by tool call id
-(`DecisionCache`), so each call is decided and audited once and an approval lets it run once.
+(`Firewall.decide_once`), so each call is decided and audited once, and the firewall's settlement
+lets an approval run its call once.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -52,10 +52,10 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Send, interrupt
 
 from toolwall import context as _context
-from toolwall.enforce.cache import DecisionCache
-from toolwall.enforce.guard import caller_of, denied
+from toolwall.enforce.settle import denied
 from toolwall.firewall import Firewall
 from toolwall.model import Action, ApprovalAnswer, Caller, Decision, ToolCall
+from toolwall.state.base import ApprovalError
 
 Escalation = Literal["interrupt", "approver"]
 ToolResult = ToolMessage | Command[Any]
@@ -74,23 +74,16 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
 
     `escalation` chooses who answers escalated calls: `"interrupt"` (LangGraph's
     human-in-the-loop, needs a checkpointer) or `"approver"` (the firewall's approver).
-    `cache` may be shared with other adapters of the same firewall.
+    Decisions and approvals are kept by the firewall, so a node re-run after an interrupt meets
+    the decision and the approval it was interrupted for.
     """
 
-    def __init__(
-        self,
-        firewall: Firewall,
-        *,
-        escalation: Escalation = "interrupt",
-        cache: DecisionCache | None = None,
-    ) -> None:
+    def __init__(self, firewall: Firewall, *, escalation: Escalation = "interrupt") -> None:
         super().__init__()
         if escalation not in ("interrupt", "approver"):
             raise ValueError(f'escalation must be "interrupt" or "approver", not {escalation!r}')
         self.firewall = firewall
         self.escalation: Escalation = escalation
-        self.cache = cache if cache is not None else DecisionCache(firewall)
-        self._denials: OrderedDict[tuple[str | None, str], ApprovalAnswer] = OrderedDict()
         self.tools = []
 
     # -- the hooks ------------------------------------------------------------------------------
@@ -100,18 +93,16 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolResult],
     ) -> ToolResult:
-        who, call, decision = self._decided(request)
+        call, decision = self._decided(request)
         if decision.action is Action.ESCALATE:
-            answer: ApprovalAnswer | None
             if self.escalation == "interrupt":
-                answer = _interrupt_answer(decision, call)
+                decision = self._interrupted(decision, call)
             else:
-                answer = self._approver_answer(decision, call, who)
-            decision = self._settle(decision, call, who, answer)
-        if not _may_run(decision):
+                decision = self.firewall.settle(decision)
+        if not decision.action.runs or decision.args is None:
             return refusal(request, decision)
         result = handler(_with_args(request, decision))
-        self._record(decision, call, who, result)
+        self._record(decision, result)
         return result
 
     async def awrap_tool_call(
@@ -119,145 +110,54 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
-        who, call, decision = self._decided(request)
+        call, decision = self._decided(request)
         if decision.action is Action.ESCALATE:
-            answer: ApprovalAnswer | None
             if self.escalation == "interrupt":
-                answer = _interrupt_answer(decision, call)
+                decision = self._interrupted(decision, call)
             else:
-                answer = await self._aapprover_answer(decision, call, who)
-            decision = self._settle(decision, call, who, answer)
-        if not _may_run(decision):
+                decision = await self.firewall.asettle(decision)
+        if not decision.action.runs or decision.args is None:
             return refusal(request, decision)
         result = await handler(_with_args(request, decision))
-        self._record(decision, call, who, result)
+        self._record(decision, result)
         return result
 
-    def _decided(self, request: ToolCallRequest) -> tuple[_context.Identity, ToolCall, Decision]:
-        """Who asks (from the graph's config, never the model), the call, and its decision."""
+    def _decided(self, request: ToolCallRequest) -> tuple[ToolCall, Decision]:
+        """The call and its decision; who asks comes from the graph's config, never the model."""
         who = _identity(request)
         call = _tool_call(request)
-        decision = self.cache.decide(call, caller=who.caller, token=who.token, session=who.session)
-        return who, call, decision
+        decision = self.firewall.decide_once(
+            call, caller=who.caller, token=who.token, session=who.session
+        )
+        return call, decision
 
-    # -- escalation -----------------------------------------------------------------------------
+    def _interrupted(self, decision: Decision, call: ToolCall) -> Decision:
+        """Stop the graph with an interrupt and settle the call with the value it resumes with.
 
-    def _approver_answer(
-        self, decision: Decision, call: ToolCall, who: _context.Identity
-    ) -> ApprovalAnswer | None:
-        """The approver's answer, asked once per call: None when it was given before."""
-        earlier = self._earlier_answer(who, call)
-        if not isinstance(earlier, _NotAnswered):
-            return earlier
-        caller = caller_of(self.firewall, who.caller, who.token)
-        return self.firewall.request_approval(decision, caller)
-
-    async def _aapprover_answer(
-        self, decision: Decision, call: ToolCall, who: _context.Identity
-    ) -> ApprovalAnswer | None:
-        earlier = self._earlier_answer(who, call)
-        if not isinstance(earlier, _NotAnswered):
-            return earlier
-        caller = caller_of(self.firewall, who.caller, who.token)
-        return await self.firewall.arequest_approval(decision, caller)
-
-    def _earlier_answer(
-        self, who: _context.Identity, call: ToolCall
-    ) -> ApprovalAnswer | _NotAnswered | None:
-        """The answer given on an earlier run of this hook for this call: None for an approval
-        (consumed now), the denial, or `_NOT_ANSWERED` when nobody was asked yet."""
-        if call.id is None:
-            return _NOT_ANSWERED
-        taken = self.cache.take_approval(who.session, call.id)
-        if taken is None:
-            return _NOT_ANSWERED
-        if taken:
-            return None
-        return self._denials.get((who.session, call.id), _ALREADY_USED)
-
-    def _settle(
-        self,
-        decision: Decision,
-        call: ToolCall,
-        who: _context.Identity,
-        answer: ApprovalAnswer | None,
-    ) -> Decision:
-        """The decision as enforced: the escalation stays (and the call runs) only if approved.
-
-        `answer` None means an earlier approval was just consumed. Otherwise the answer is
-        recorded once per call, and the approval it gives is usable once.
+        The call's approval is opened before the interrupt, so the answer is bound to the call
+        the human was shown; a re-run of this node finds the same approval (used once).
         """
-        if answer is None:
-            return decision
-        if call.id is None:
-            answer = self._record_answer(decision, who, answer)
-            approved = answer.approved
-        else:
-            taken = self.cache.take_approval(who.session, call.id)
-            if taken is None:  # first answer for this call
-                answer = self._record_answer(decision, who, answer)
-                self.cache.set_approval(who.session, call.id, answer.approved)
-                if not answer.approved:
-                    self._remember_denial(who.session, call.id, answer)
-                taken = self.cache.take_approval(who.session, call.id)
-            approved = answer.approved if taken is None else taken
-            if answer.approved and not approved:
-                answer = _ALREADY_USED
-        if approved:
-            return decision
-        return denied(decision, answer)
-
-    def _record_answer(
-        self, decision: Decision, who: _context.Identity, answer: ApprovalAnswer
-    ) -> ApprovalAnswer:
-        """Audit an interrupt's answer and count an approval in the session (the approver path
-        was recorded by `Firewall.request_approval`). Returns the answer that stands: an
-        approval the audit could not record is a denial."""
-        if self.escalation != "interrupt":
-            return answer
-        caller = caller_of(self.firewall, who.caller, who.token)
-        return self.firewall.record_approval(decision, caller, answer)
-
-    def _remember_denial(self, session: str | None, call_id: str, answer: ApprovalAnswer) -> None:
-        # Kept so that a hook firing again for a denied call repeats the approver's reason; as
-        # bounded as the decision cache.
-        self._denials[(session, call_id)] = answer
-        while len(self._denials) > self.cache.max_entries:
-            self._denials.popitem(last=False)
+        settlement = self.firewall.settlement
+        try:
+            request = settlement.open(decision)
+        except ApprovalError as exc:
+            return denied(decision, ApprovalAnswer(False, by="toolwall", note=str(exc)))
+        # Always call interrupt(), even when the call was answered on an earlier run of this
+        # node: LangGraph matches resume values to interrupts by their order within the node, so
+        # skipping ours would hand our answer to the next interrupt (one inside the tool).
+        answer = parse_resume(interrupt(approval_payload(decision, call)), call.id)
+        return settlement.conclude(request, decision, answer)
 
     # -- results --------------------------------------------------------------------------------
 
-    def _record(
-        self, decision: Decision, call: ToolCall, who: _context.Identity, result: Any
-    ) -> None:
+    def _record(self, decision: Decision, result: Any) -> None:
         """Hand the tool's output to the firewall, so `taint` rules see it."""
         output = (
             result.content if isinstance(result, ToolMessage) else getattr(result, "update", result)
         )
         # Not caught: a result the firewall could not see must not reach the model as if all
         # were well (a missed taint would let a later call through).
-        self.firewall.record_result(
-            ToolCall(tool=decision.tool, args=decision.args or {}, id=call.id),
-            output,
-            session=decision.session,
-            caller=who.caller,
-        )
-
-
-def _may_run(decision: Decision) -> bool:
-    # After `_settle`, an escalation that is still an escalation was approved; a denied one
-    # has become a block.
-    return decision.action.runs or decision.action is Action.ESCALATE
-
-
-class _NotAnswered:
-    """Marks a call nobody was asked about yet."""
-
-
-_NOT_ANSWERED = _NotAnswered()
-_ALREADY_USED = ApprovalAnswer(
-    False, by="toolwall", note="its approval was already used by an earlier run of this call"
-)
+        self.firewall.record_result(decision, output)
 
 
 # -- building blocks (public for apps that write their own wrappers) ----------------------------
@@ -289,7 +189,7 @@ def approval_payload(decision: Decision, call: ToolCall) -> dict[str, Any]:
         "original_args": decision.original_args,
         "reasons": [r.to_dict() for r in decision.reasons],
         "message": decision.message(),
-        "caller": decision.caller,
+        "caller": decision.caller.sub,
         "session": decision.session,
     }
 
@@ -352,13 +252,6 @@ def route_each_call(
         return [Send(node, [{**tc, "type": "tool_call"}]) for tc in calls]
 
     return route
-
-
-def _interrupt_answer(decision: Decision, call: ToolCall) -> ApprovalAnswer:
-    # Always call interrupt(), even when the call was answered on an earlier run of this node:
-    # LangGraph matches resume values to interrupts by their order within the node, so skipping
-    # ours would hand our answer to the next interrupt (one inside the tool, for example).
-    return parse_resume(interrupt(approval_payload(decision, call)), call.id)
 
 
 def _tool_call(request: ToolCallRequest) -> ToolCall:

@@ -22,7 +22,9 @@ the firewall; the function itself is the SDK's own invoker, called only when the
 
 `needs_approval`, a `toolwall` tool input guardrail (which rejects blocked calls, before any
 approval when the app turns on the SDK's `pre_approval_tool_input_guardrails`) and the invocation
-all ask a `DecisionCache` keyed by (session, call id), so one call is decided and audited once.
+all ask `Firewall.decide_once`, keyed by (caller, session, call id), so one call is decided and
+audited once. An approval is settled by the firewall's settlement: it runs the call it was given
+for, once; a call whose arguments changed after the approval is blocked.
 The identity and session come from the run context the application passes to
 `Runner.run(context=...)`, see `toolwall.integrations.adapters._context`.
 """
@@ -45,7 +47,7 @@ from agents.tool_guardrails import (
 
 from toolwall.config import Limits
 from toolwall.context import Identity
-from toolwall.enforce.framework import ask_approver, framework_approved, refused
+from toolwall.enforce.settle import refused
 from toolwall.errors import InputRejected
 from toolwall.firewall import Firewall
 from toolwall.integrations.adapters._base import Approvals, FrameworkAdapter
@@ -65,8 +67,8 @@ _PROBE_CALL_ID = "toolwall:probe:any-other-call"
 class ToolwallGuard(FrameworkAdapter):
     """Puts a `Firewall` in front of Agents SDK function tools.
 
-    One guard holds one decision cache: wrap every tool of an agent with the same guard, and keep
-    the guard for as long as runs of that agent can be resumed.
+    Decisions and approvals are kept by the firewall (its state), so a run resumed later, even
+    by another guard of the same firewall, meets the decision it was interrupted for.
 
     `names` maps SDK tool names to toolwall tool names (provider APIs refuse dots, the demo policy
     uses them). `identity`, when given, builds the identity from the run context object instead of
@@ -127,8 +129,7 @@ class ToolwallGuard(FrameworkAdapter):
         call_id = getattr(item.raw_item, "call_id", None)
         if not isinstance(call_id, str):
             return None
-        who = self._who(context)
-        return self.cache.lookup(who.session, call_id)
+        return self.decided(call_id, self._who(context))
 
     # -- the two hooks --------------------------------------------------------------------------
 
@@ -138,17 +139,14 @@ class ToolwallGuard(FrameworkAdapter):
         async def needs_approval(
             ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
         ) -> bool:
-            who = self._who(ctx.context)
-            decision = self.cache.decide(
-                ToolCall(tool=tool, args=params, id=call_id),
-                caller=who.caller,
-                token=who.token,
-                session=who.session,
+            decision = self.decide(
+                ToolCall(tool=tool, args=params, id=call_id), self._who(ctx.context)
             )
             if decision.action is Action.BLOCK:
                 # Nobody needs to be asked about a call that will not run.
                 return False
             if decision.action is Action.ESCALATE and self.approvals == "framework":
+                self.hold(decision)
                 return True
             if callable(original):
                 return bool(await original(ctx, params, call_id))
@@ -170,16 +168,9 @@ class ToolwallGuard(FrameworkAdapter):
 
         async def check(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
             ctx = data.context
-            who = self._who(ctx.context)
-            decision = self.cache.decide(
-                ToolCall(
-                    tool=tool,
-                    args=_parsed(ctx.tool_arguments, self.firewall.limits),
-                    id=ctx.tool_call_id,
-                ),
-                caller=who.caller,
-                token=who.token,
-                session=who.session,
+            args = _parsed(ctx.tool_arguments, self.firewall.limits)
+            decision = self.decide(
+                ToolCall(tool=tool, args=args, id=ctx.tool_call_id), self._who(ctx.context)
             )
             if decision.action is Action.BLOCK:
                 return ToolGuardrailFunctionOutput.reject_content(
@@ -193,14 +184,11 @@ class ToolwallGuard(FrameworkAdapter):
         self, inner: Callable[[ToolContext[Any], str], Awaitable[Any]], tool: str
     ) -> Callable[[ToolContext[Any], str], Awaitable[Any]]:
         async def invoke(ctx: ToolContext[Any], input: str) -> Any:
-            who = self._who(ctx.context)
             args = _parsed(input, self.firewall.limits)
             call = ToolCall(tool=tool, args=args, id=ctx.tool_call_id)
-            decision = self.cache.decide(
-                call, caller=who.caller, token=who.token, session=who.session
-            )
+            decision = self.decide(call, self._who(ctx.context))
             if decision.action is Action.ESCALATE:
-                decision = await self._settle(ctx, decision, who)
+                decision = await self._settle(ctx, decision)
             if not decision.action.runs or decision.args is None:
                 return decision.message()
             arguments = input
@@ -209,29 +197,25 @@ class ToolwallGuard(FrameworkAdapter):
                 # The tool sees the arguments it runs with, in its context too.
                 ctx.tool_arguments = arguments
             result = await inner(ctx, arguments)
-            self.firewall.record_result(
-                ToolCall(tool=tool, args=decision.args, id=ctx.tool_call_id),
-                result,
-                session=decision.session,
-            )
+            self.firewall.record_result(decision, result)
             return result
 
         return invoke
 
-    async def _settle(self, ctx: ToolContext[Any], decision: Decision, who: Identity) -> Decision:
+    async def _settle(self, ctx: ToolContext[Any], decision: Decision) -> Decision:
         """An escalated decision as enforced: approved once, or turned into a block."""
-        call_id = ctx.tool_call_id
-        if self.approvals == "approver":
-            return await ask_approver(self.firewall, self.cache, decision, who, call_id)
-        if ctx.is_tool_approved(ctx.tool_name, call_id) is not True:
-            return refused(decision, "the run holds no approval for this call")
-        if ctx.is_tool_approved(ctx.tool_name, _PROBE_CALL_ID) is True:
+        approved = ctx.is_tool_approved(ctx.tool_name, ctx.tool_call_id) is True
+        if (
+            self.approvals == "framework"
+            and approved
+            and ctx.is_tool_approved(ctx.tool_name, _PROBE_CALL_ID) is True
+        ):
             return refused(
                 decision,
                 f"{ctx.tool_name} was approved for every call (always_approve); "
                 "toolwall escalations need an approval per call",
             )
-        return framework_approved(self.firewall, self.cache, decision, who, call_id)
+        return await self.settle(decision, framework_approved=approved)
 
     def _who(self, run_context: object) -> Identity:
         source = self._identity(run_context) if self._identity is not None else run_context

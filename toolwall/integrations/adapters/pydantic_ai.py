@@ -23,9 +23,11 @@ model sent them (a JSON string or a dict), before Pydantic AI validates them:
   `approvals={id: False}` (or `ToolDenied`) and it never runs;
 - escalate, `approvals="approver"`: the firewall's approver answers inside the hook.
 
-A `DecisionCache` keyed by (session, tool call id) makes the first pass and the resumed pass one
-decision with one audit record; an approval is honoured once. Results of calls that ran go to
-`Firewall.record_result`, so taint rules see them.
+`Firewall.decide_once`, keyed by (caller, session, tool call id), makes the first pass and the
+resumed pass one decision with one audit record. An approval is settled by the firewall's
+settlement: honoured once, and only for the arguments the human was shown (arguments edited
+before the resume are blocked). Results of calls that ran go to `Firewall.record_result`, so
+taint rules see them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.tools import ToolDefinition
 
 from toolwall.context import Identity
-from toolwall.enforce.framework import ask_approver, framework_approved
 from toolwall.integrations.adapters._base import FrameworkAdapter
 from toolwall.integrations.adapters._context import identity_of
 from toolwall.model import Action, Decision, ToolCall
@@ -56,8 +57,8 @@ __all__ = ["ToolwallCapability"]
 class ToolwallCapability(FrameworkAdapter, AbstractCapability[Any]):
     """A Pydantic AI capability that puts a `Firewall` in front of every tool call.
 
-    Keep one instance per agent for as long as its runs can be resumed: it holds the decision
-    cache that makes a resumed, approved call the same decision as the one that was escalated.
+    Decisions and approvals are kept by the firewall (its state), so a resumed, approved call
+    meets the decision and the approval it was deferred for.
 
     The identity is read from `RunContext.deps` (attributes or keys `toolwall_caller` or
     `toolwall_token`, and `toolwall_session`), or built by `identity(ctx)` when given.
@@ -71,8 +72,7 @@ class ToolwallCapability(FrameworkAdapter, AbstractCapability[Any]):
 
     def decision_for(self, tool_call_id: str, deps: object = None) -> Decision | None:
         """The decision behind a deferred approval request, to show the approver."""
-        who = self._who(deps)
-        return self.cache.lookup(who.session, tool_call_id)
+        return self.decided(tool_call_id, self._who(deps))
 
     async def wrap_tool_validate(
         self,
@@ -83,27 +83,16 @@ class ToolwallCapability(FrameworkAdapter, AbstractCapability[Any]):
         args: RawToolArgs,
         handler: WrapToolValidateHandler,
     ) -> ValidatedToolArgs:
-        who = self._who(ctx)
         tool = self._name(call.tool_name)
-        decision = self.cache.decide(
-            ToolCall(tool=tool, args=args, id=call.tool_call_id),
-            caller=who.caller,
-            token=who.token,
-            session=who.session,
-        )
+        decision = self.decide(ToolCall(tool=tool, args=args, id=call.tool_call_id), self._who(ctx))
         if decision.action is Action.ESCALATE:
-            if self.approvals == "approver":
-                decision = await ask_approver(
-                    self.firewall, self.cache, decision, who, call.tool_call_id
-                )
-            elif ctx.tool_call_approved:
-                decision = framework_approved(
-                    self.firewall, self.cache, decision, who, call.tool_call_id
-                )
-            elif decision.args is not None:
-                # Deferring is only allowed once the arguments are known to be valid.
+            framework_asks = self.approvals == "framework" and not ctx.tool_call_approved
+            # Deferring is only allowed once the arguments are known to be valid.
+            if framework_asks and decision.args is not None:
                 await handler(decision.args)
+                self.hold(decision)
                 raise ApprovalRequired(metadata={"toolwall": _approval_metadata(decision)})
+            decision = await self.settle(decision, framework_approved=ctx.tool_call_approved)
         if not decision.action.runs or decision.args is None:
             raise ToolFailed(decision.message())
         if decision.args == decision.original_args:
@@ -120,13 +109,17 @@ class ToolwallCapability(FrameworkAdapter, AbstractCapability[Any]):
         result: Any,
     ) -> Any:
         who = self._who(ctx)
-        decided = self.cache.lookup(who.session, call.tool_call_id)
-        session = decided.session if decided is not None else who.session
-        self.firewall.record_result(
-            ToolCall(tool=self._name(call.tool_name), id=call.tool_call_id),
-            result,
-            session=session,
-        )
+        decided = self.decided(call.tool_call_id, who)
+        if decided is not None:
+            # Under the caller and session the call was decided for.
+            self.firewall.record_result(decided, result)
+        else:
+            self.firewall.record_result(
+                ToolCall(tool=self._name(call.tool_name), id=call.tool_call_id),
+                result,
+                session=who.session,
+                caller=who.caller,
+            )
         return result
 
     def _who(self, ctx: RunContext[Any] | object) -> Identity:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from toolwall.errors import ToolwallError
+from toolwall.firewall import Firewall
 from toolwall.model import Action, Caller, Decision, ToolCall
-
-if TYPE_CHECKING:
-    from toolwall.firewall import Firewall
-    from toolwall.model import ApprovalAnswer
 
 Message = dict[str, Any]
 
@@ -132,31 +129,19 @@ class GuardedCalls:
         Approved calls join `calls` (with the arguments the approver saw); denied ones join
         `refusals` with the approver's answer as the reason. Returns a new `GuardedCalls`.
         """
-        answers = [
-            self.firewall.request_approval(call.decision, self._approval_caller())
-            for call in self.escalated
-        ]
-        return self._settled(answers)
+        return self._settled([self.firewall.settle(call.decision) for call in self.escalated])
 
     async def aresolve(self) -> GuardedCalls:
         """`resolve` for async code (uses the approver's `aapprove` when it has one)."""
-        who = self._approval_caller()
-        answers = [
-            await self.firewall.arequest_approval(call.decision, who) for call in self.escalated
-        ]
-        return self._settled(answers)
+        return self._settled([await self.firewall.asettle(c.decision) for c in self.escalated])
 
     def result(self, call: GuardedCall, output: Any, *, is_error: bool = False) -> Message:
         """The tool-result item for an executed call, in the provider's shape.
 
-        Also hands the output to `Firewall.record_result`, so `taint` rules see it.
+        Also hands the output to `Firewall.record_result`, under the caller and session the call
+        was decided for, so `taint` rules see it.
         """
-        self.firewall.record_result(
-            ToolCall(tool=call.tool, args=call.args, id=call.id),
-            output,
-            session=self.session,
-            caller=self.caller,
-        )
+        self.firewall.record_result(call.decision, output)
         return self.format.result(call.id, call.tool, output, is_error)
 
     def reply(self, outputs: Mapping[str, Any]) -> list[Message]:
@@ -181,24 +166,16 @@ class GuardedCalls:
         items.sort(key=lambda item: item[0])
         return self.format.reply([message for _, message in items])
 
-    def _approval_caller(self) -> Caller:
-        from toolwall.enforce.guard import caller_of
-
-        return caller_of(self.firewall, self.caller, self.token)
-
-    def _settled(self, answers: Sequence[ApprovalAnswer]) -> GuardedCalls:
-        from toolwall.enforce.guard import denied
-
+    def _settled(self, settled: Sequence[Decision]) -> GuardedCalls:
         calls = list(self.calls)
         refusals = list(self.refusals)
         decisions = {d.id: d for d in self.decisions}
-        for call, answer in zip(self.escalated, answers, strict=True):
-            if answer.approved:
-                calls.append(call)
+        for call, decision in zip(self.escalated, settled, strict=True):
+            decisions[decision.id] = decision
+            if decision.action.runs and decision.args is not None:
+                calls.append(replace(call, args=decision.args, decision=decision))
                 continue
-            refused = denied(call.decision, answer)
-            decisions[refused.id] = refused
-            refusals.append(_refusal(self.format, call.index, call.id, call.tool, refused))
+            refusals.append(_refusal(self.format, call.index, call.id, call.tool, decision))
         calls.sort(key=lambda c: c.index)
         refusals.sort(key=lambda r: r.index)
         return replace(

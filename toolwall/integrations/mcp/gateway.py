@@ -34,6 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from toolwall.canonical import args_digest, canonical_json
 from toolwall.config import Config, McpConfig
+from toolwall.enforce.settle import denied
 from toolwall.errors import ConfigError
 from toolwall.firewall import Firewall
 from toolwall.integrations.mcp.catalog import Catalog, CatalogTool, catalog_entries
@@ -42,6 +43,7 @@ from toolwall.integrations.mcp.upstream import Upstream, UpstreamError
 from toolwall.model import (
     Action,
     ApprovalAnswer,
+    ApprovalRequest,
     Caller,
     Decision,
     Reason,
@@ -54,6 +56,7 @@ from toolwall.model import (
 from toolwall.patterns import covered
 from toolwall.pipeline.rules import RuleEngine
 from toolwall.schemas.registry import SchemaRegistry, ToolSchema
+from toolwall.state.base import ApprovalError
 
 logger = logging.getLogger("toolwall.mcp")
 audit_logger = logging.getLogger("toolwall.audit")
@@ -116,10 +119,10 @@ class _PinnedRules:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """An escalated call waiting for the client's answer (the 2026-07-28 input-required round)."""
+    """An escalated call waiting for the client's answer (the 2026-07-28 input-required round):
+    its approval, and what the answer must come with (the same identity and the same call)."""
 
-    decision: Decision
-    caller: Caller
+    request: ApprovalRequest
     entry: CatalogTool | None
     identity: str
     call_digest: str
@@ -287,8 +290,7 @@ class Gateway:
             for entry in catalog_entries(name, tools or [], self.config.separator, self.lock):
                 if entry.internal not in local:
                     merged.add(self._upstream_schema(entry), replace=True)
-        parts = build_parts(cfg, schemas=merged)
-        parts.update(self._firewall_parts)
+        parts = build_parts(cfg, schemas=merged, overrides=self._firewall_parts)
         self._local_schemas = set(local.names())
         return Firewall(config=cfg, **parts)
 
@@ -296,8 +298,9 @@ class Gateway:
         if not self._local_schemas and self._full_config is None:
             # Library use: every schema the firewall had before the gateway is a local override.
             self._local_schemas = set(firewall.schemas.names())
-        if not isinstance(firewall.rules, _PinnedRules):
-            firewall.rules = _PinnedRules(firewall.rules, self.catalog, self._lock_path_if_any())
+        pipeline = firewall.pipeline
+        if not isinstance(pipeline.rules, _PinnedRules):
+            pipeline.rules = _PinnedRules(pipeline.rules, self.catalog, self._lock_path_if_any())
 
     def _lock_path_if_any(self) -> Path | None:
         return None if self.trust_on_first_use else self.lock_path
@@ -472,34 +475,28 @@ class Gateway:
             decision = await self.firewall.adecide(call, caller=self.fixed_caller, session=session)
         else:
             decision = await self.firewall.adecide(call, token=token, session=session)
-        if decision.action is Action.BLOCK:
-            return _refused(decision.message())
         if decision.action is Action.ESCALATE:
-            outcome = await self._escalate(ctx, decision, caller, entry, token, params)
+            outcome = await self._escalate(ctx, decision, entry, token, params)
             if isinstance(outcome, types.InputRequiredResult):
                 return outcome
-            if not outcome.approved:
-                return _refused(_denial(decision, outcome))
-        return await self._forward(entry, decision, caller)
+            decision = outcome
+        if not decision.action.runs:
+            return _refused(decision.message())
+        return await self._forward(entry, decision)
 
-    async def _forward(
-        self, entry: CatalogTool | None, decision: Decision, caller: Caller
-    ) -> types.CallToolResult:
+    async def _forward(self, entry: CatalogTool | None, decision: Decision) -> types.CallToolResult:
         if entry is None:
             return _refused(f"toolwall: no upstream server offers a tool named {decision.tool}")
         args = decision.args if decision.args is not None else {}
         try:
             result = await self.upstreams[entry.server].call_tool(entry.upstream_name, args)
         except UpstreamError as exc:
-            self._audit_upstream_error(decision, caller, entry.server, str(exc))
+            self._audit_upstream_error(decision, entry.server, str(exc))
             return _refused(f"toolwall: the call to {decision.tool} failed: {exc}")
         # What the tool returned may carry instructions from whoever controls its data: taint
         # rules need to see every result, errors included.
         self.firewall.record_result(
-            ToolCall(tool=decision.tool, args=args, id=decision.call_id),
-            result.model_dump(mode="json", by_alias=True, exclude_none=True),
-            session=decision.session,
-            caller=caller,
+            decision, result.model_dump(mode="json", by_alias=True, exclude_none=True)
         )
         return types.CallToolResult(
             content=result.content,
@@ -513,57 +510,54 @@ class Gateway:
         self,
         ctx: ServerRequestContext[Any, Any],
         decision: Decision,
-        caller: Caller,
         entry: CatalogTool | None,
         token: str | None,
         params: types.CallToolRequestParams,
-    ) -> ApprovalAnswer | types.InputRequiredResult:
-        if self.config.elicitation and _can_elicit(ctx):
-            question = _approval_question(decision, caller)
-            if ctx.session.can_send_request:
-                # Handshake era: ask inside this request.
-                try:
-                    with anyio.fail_after(self._approval_timeout_s):
-                        result = await ctx.session.elicit_form(
-                            question.message,
-                            question.requested_schema,
-                            related_request_id=ctx.request_id,
-                        )
-                except TimeoutError:
-                    answer = ApprovalAnswer(
-                        False,
-                        by="toolwall",
-                        note=f"no answer within {self._approval_timeout_s:g} s",
+    ) -> Decision | types.InputRequiredResult:
+        """The escalated call as enforced, or the question that asks the client to answer it."""
+        settlement = self.firewall.settlement
+        if not (self.config.elicitation and _can_elicit(ctx)):
+            return await settlement.asettle(decision)
+        try:
+            request = settlement.open(decision)
+        except ApprovalError as exc:
+            return denied(decision, ApprovalAnswer(False, by="toolwall", note=str(exc)))
+        question = _approval_question(decision)
+        if ctx.session.can_send_request:
+            # Handshake era: ask inside this request.
+            try:
+                with anyio.fail_after(self._approval_timeout_s):
+                    result = await ctx.session.elicit_form(
+                        question.message,
+                        question.requested_schema,
+                        related_request_id=ctx.request_id,
                     )
-                except Exception as exc:
-                    logger.warning("toolwall: elicitation failed: %s", exc)
-                    answer = ApprovalAnswer(False, by="toolwall", note=f"elicitation failed: {exc}")
-                else:
-                    answer = _answer_from(result, caller)
-                return await self._settle(decision, caller, answer)
-            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                # 2026-07-28: return the question; the client calls again with the answer.
-                self._expire_pending()
-                state = secrets.token_urlsafe(32)
-                self._pending[state] = _Pending(
-                    decision=decision,
-                    caller=caller,
-                    entry=entry,
-                    identity=_identity_key(token, caller),
-                    call_digest=args_digest([params.name, params.arguments or {}]),
-                    expires=time.monotonic() + self._approval_timeout_s,
+            except TimeoutError:
+                answer = ApprovalAnswer(
+                    False, by="toolwall", note=f"no answer within {self._approval_timeout_s:g} s"
                 )
-                return types.InputRequiredResult(
-                    input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
-                    request_state=state,
-                )
-        return await self.firewall.arequest_approval(decision, caller)
-
-    async def _settle(
-        self, decision: Decision, caller: Caller, answer: ApprovalAnswer
-    ) -> ApprovalAnswer:
-        """Audit the user's answer and count an approved call, like any approver's answer."""
-        return self.firewall.record_approval(decision, caller, answer)
+            except Exception as exc:
+                logger.warning("toolwall: elicitation failed: %s", exc)
+                answer = ApprovalAnswer(False, by="toolwall", note=f"elicitation failed: {exc}")
+            else:
+                answer = _answer_from(result, decision.caller)
+            return settlement.conclude(request, decision, answer)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # 2026-07-28: return the question; the client calls again with the answer.
+            self._expire_pending()
+            state = secrets.token_urlsafe(32)
+            self._pending[state] = _Pending(
+                request=request,
+                entry=entry,
+                identity=_identity_key(token, decision.caller),
+                call_digest=args_digest([params.name, params.arguments or {}]),
+                expires=time.monotonic() + self._approval_timeout_s,
+            )
+            return types.InputRequiredResult(
+                input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
+                request_state=state,
+            )
+        return await settlement.asettle(decision)
 
     async def _resume(
         self,
@@ -578,22 +572,25 @@ class Gateway:
             return _refused(
                 "toolwall: this approval request is unknown or expired; call the tool again"
             )
+        request = pending.request
+        settlement = self.firewall.settlement
         same_call = pending.call_digest == args_digest([params.name, params.arguments or {}])
         if not same_call or pending.identity != _identity_key(token, caller):
-            denied = ApprovalAnswer(
+            answer = ApprovalAnswer(
                 False, by="toolwall", note="the answer was sent for another call or caller"
             )
-            await self._settle(pending.decision, pending.caller, denied)
-            return _refused(_denial(pending.decision, denied))
-        response = (params.input_responses or {}).get(APPROVAL_KEY)
-        if isinstance(response, types.ElicitResult):
-            answer = _answer_from(response, caller)
         else:
-            answer = ApprovalAnswer(False, by="toolwall", note="no answer to the approval request")
-        answer = await self._settle(pending.decision, pending.caller, answer)
-        if not answer.approved:
-            return _refused(_denial(pending.decision, answer))
-        return await self._forward(pending.entry, pending.decision, pending.caller)
+            response = (params.input_responses or {}).get(APPROVAL_KEY)
+            if isinstance(response, types.ElicitResult):
+                answer = _answer_from(response, caller)
+            else:
+                answer = ApprovalAnswer(
+                    False, by="toolwall", note="no answer to the approval request"
+                )
+        decision = settlement.conclude(request, request.decision, answer)
+        if not decision.action.runs:
+            return _refused(decision.message())
+        return await self._forward(pending.entry, decision)
 
     def _expire_pending(self) -> None:
         now = time.monotonic()
@@ -604,15 +601,13 @@ class Gateway:
 
     # -- audit --------------------------------------------------------------------------------
 
-    def _audit_upstream_error(
-        self, decision: Decision, caller: Caller, server: str, error: str
-    ) -> None:
+    def _audit_upstream_error(self, decision: Decision, server: str, error: str) -> None:
         """Upstream failures go to the audit log (after the call's decision record)."""
         sink = self._firewall.audit if self._firewall is not None else None
         record = getattr(sink, "record_upstream_error", None)
         try:
             if record is not None:
-                record(decision, caller, server, error)
+                record(decision, decision.caller, server, error)
             else:
                 audit_logger.warning(
                     canonical_json(
@@ -631,13 +626,13 @@ def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
     return caps.elicitation.form is not None or caps.elicitation.url is None
 
 
-def _approval_question(decision: Decision, caller: Caller) -> types.ElicitRequestFormParams:
+def _approval_question(decision: Decision) -> types.ElicitRequestFormParams:
     args = json.dumps(decision.args, ensure_ascii=False, sort_keys=True)
     changed = ""
     if decision.original_args is not None and decision.original_args != decision.args:
         changed = " (arguments rewritten by policy)"
     message = (
-        f"toolwall: {caller.sub or 'an anonymous caller'} wants to run {decision.tool} "
+        f"toolwall: {decision.caller.sub or 'an anonymous caller'} wants to run {decision.tool} "
         f"with {args}{changed}. It needs approval because: {decision.reason}. Approve?"
     )
     return types.ElicitRequestFormParams(message=message, requested_schema=APPROVAL_SCHEMA)
@@ -657,14 +652,6 @@ def _identity_key(token: str | None, caller: Caller) -> str:
     if token is not None:
         return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
     return "caller:" + canonical_json([caller.sub, caller.iss])
-
-
-def _denial(decision: Decision, answer: ApprovalAnswer) -> str:
-    note = f": {answer.note}" if answer.note else ""
-    return (
-        f"toolwall: the call to {decision.tool} needed approval ({decision.reason}) "
-        f"and was denied by {answer.by}{note}"
-    )
 
 
 def _refused(message: str) -> types.CallToolResult:
