@@ -166,3 +166,66 @@ def test_guard_rejects_positional_only_functions(firewall: Firewall) -> None:
 def test_on_block_must_be_known(firewall: Firewall) -> None:
     with pytest.raises(ValueError, match="on_block"):
         firewall.guard("x", on_block="ignore")  # type: ignore[arg-type]
+
+
+class Desk:
+    """A person at the approval desk: approves only the calls on their list, and may take
+    longer to answer than an approval lives."""
+
+    def __init__(self, clock: list[float], *approvable: tuple[str | None, dict[str, Any]]):
+        self.clock = clock
+        self.approvable = list(approvable)
+        self.asked: list[ApprovalRequest] = []
+        self.answer_after_s = 0.0
+
+    def __call__(self, request: ApprovalRequest) -> bool:
+        self.asked.append(request)
+        self.clock[0] += self.answer_after_s
+        return (request.caller.sub, request.args) in self.approvable
+
+
+def test_an_approval_runs_only_the_call_it_was_given_for() -> None:
+    from toolwall.state import MemoryApprovals, MemoryDecisions, MemorySessions, State
+
+    pay = {"to_iban": "DE02120300000000202051", "amount": 250}
+    clock = [1_000_000.0]
+    desk = Desk(clock, ("bob", pay))
+    verdict = RuleVerdict(Action.ESCALATE, None, (), ("ask",))
+    firewall = Firewall(
+        schemas=SchemaRegistry(),
+        unknown_tool="allow",
+        rules=ScriptedRules("bank.transfer", verdict),
+        approver=Callback(desk),
+        state=State(MemorySessions(), MemoryApprovals(clock=lambda: clock[0]), MemoryDecisions()),
+        approval_ttl_s=60,
+    )
+    bob = Caller(sub="bob", tools=("*",))
+    mallory = Caller(sub="mallory", tools=("*",))
+    ran: list[dict[str, Any]] = []
+
+    def run(args: dict[str, Any], caller: Caller) -> Any:
+        call = ToolCall(tool="bank.transfer", args=args, id="c1")
+        return firewall.run(call, lambda **a: ran.append(a), caller=caller, on_block="message")
+
+    run(pay, bob)
+    assert ran == [pay]
+    # The same call id with changed arguments is a new question, which the desk refuses.
+    edited = {**pay, "to_iban": "GB33BUKB20201555555555"}
+    assert "denied by callback" in run(edited, bob)
+    # Another caller's call, even with the same id and arguments, is a new question too.
+    assert "denied by callback" in run(pay, mallory)
+    assert [(r.caller.sub, r.args) for r in desk.asked] == [
+        ("bob", pay),
+        ("bob", edited),
+        ("mallory", pay),
+    ]
+    # An answer given after the approval expired releases nothing.
+    desk.answer_after_s = 61
+    late = firewall.run(
+        ToolCall(tool="bank.transfer", args=pay, id="c2"),
+        lambda **a: ran.append(a),
+        caller=bob,
+        on_block="message",
+    )
+    assert "expired" in late
+    assert ran == [pay]

@@ -224,9 +224,6 @@ def test_ttl_syntax() -> None:
 
 def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The whole scaffold through `Firewall.from_config` (its rule needs the rule language)."""
-    dsl = pytest.importorskip("toolwall.policy")
-    if not hasattr(dsl, "load_policy"):
-        pytest.skip("the rule language's load_policy is not merged yet")
     firewall = Firewall.from_config(policy / "toolwall.toml")
     assert isinstance(firewall.identity, JWTVerifier)
     alice = mint(capsys, "--sub", "alice", "--tools", "email.*")

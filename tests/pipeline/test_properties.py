@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from toolwall import Action, Caller, Firewall, ToolCall
+from toolwall import Action, Caller, Decision, Firewall, ReasonKind, ToolCall
 from toolwall.config import Limits
 from toolwall.patterns import covered
 from toolwall.schemas.registry import SchemaRegistry
@@ -48,12 +48,18 @@ raw_text = st.one_of(
 )
 
 
+def not_crashed(decision: Decision) -> bool:
+    return all(reason.kind is not ReasonKind.INTERNAL for reason in decision.reasons)
+
+
 @given(tool=tool_names, args=arguments | raw_text, caller=st.none() | callers)
 def test_decide_never_raises_and_never_allows_what_it_must_not(
     tool: str, args: dict[str, Any] | str, caller: Caller | None
 ) -> None:
     decision = FIREWALL.decide({"tool": tool, "args": args}, caller=caller)
     assert isinstance(decision.action, Action)
+    # A pipeline that crashed on every call would pass the rest of this test: it never allows.
+    assert not_crashed(decision)
     if decision.action.runs:
         assert caller is not None and covered(caller.tools, tool)
         schema = SCHEMAS.get(tool)
@@ -67,6 +73,7 @@ def test_decisions_are_deterministic(tool: str, args: Any, caller: Caller) -> No
     call = ToolCall(tool=tool, args=args) if isinstance(tool, str) else {"tool": tool}
     first = FIREWALL.decide(call, caller=caller)
     second = FIREWALL.decide(call, caller=caller)
+    assert not_crashed(first)
     assert (first.action, first.args, first.reasons, first.rules) == (
         second.action,
         second.args,
@@ -78,5 +85,6 @@ def test_decisions_are_deterministic(tool: str, args: Any, caller: Caller) -> No
 @given(value=json_values)
 def test_arbitrary_python_values_as_arguments_never_raise(value: Any) -> None:
     decision = FIREWALL.decide({"tool": "fs.read", "args": value}, caller=Caller(tools=("*",)))
+    assert not_crashed(decision), decision.reason
     if not isinstance(value, dict):
         assert decision.action is Action.BLOCK

@@ -87,6 +87,24 @@ class Settlement:
         record = self.approvals.open(request, self.ttl_s, self._shown(request))
         return ApprovalRequest(decision, approval_id=record.id, expires=record.expires)
 
+    def awaiting(self, decision: Decision) -> tuple[ApprovalRequest, bool]:
+        """The approval a person is being asked about for this call id, and whether they were
+        asked before now: the newest one still pending, whatever arguments it was opened with,
+        or the call's own; else a new one (not asked before).
+
+        For flows where the answer comes back without saying which question it answers (a
+        LangGraph interrupt resumed with `True`): the answer belongs to the question that was
+        asked, so a call whose arguments changed since is refused when `conclude` compares the
+        two, and an answer that arrives for a question nobody was asked yet (the run resumed
+        under another identity) must not be taken for one."""
+        request = ApprovalRequest(decision)
+        if decision.call_id is not None:
+            known = self.approvals.find(decision.caller, decision.session, decision.call_id)
+            if known is not None and (known.status == "pending" or known.digest == request.digest):
+                return ApprovalRequest(decision, approval_id=known.id, expires=known.expires), True
+        record = self.approvals.open(request, self.ttl_s, self._shown(request))
+        return ApprovalRequest(decision, approval_id=record.id, expires=record.expires), False
+
     def _shown(self, request: ApprovalRequest) -> Mapping[str, Any]:
         decision = request.decision
         return {

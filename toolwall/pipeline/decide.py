@@ -222,12 +222,11 @@ class Pipeline:
         rewritten: bool = False,
         plain: bool = False,
     ) -> None:
-        reason = invalid(
-            self.schemas, self.unknown_tool, tool, args, plain=plain, rewritten=rewritten
-        )
+        schema = self.schemas.get(tool)
+        reason = invalid(schema, self.unknown_tool, tool, args, plain=plain, rewritten=rewritten)
         if reason is not None:
             raise _Stop(stage, reason)
-        if tool not in self.schemas:
+        if schema is None:
             trace.append(_NO_SCHEMA[stage])
         else:
             trace.append(_VALIDATE_OK if stage == "validate" else _REVALIDATE_OK)

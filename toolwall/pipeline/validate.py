@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from toolwall.model import Reason, ReasonKind
-from toolwall.schemas.registry import SchemaRegistry
+from toolwall.schemas.registry import ToolSchema
 
 UnknownTool = Literal["block", "allow"]
 
 
 def invalid(
-    schemas: SchemaRegistry,
+    schema: ToolSchema | None,
     unknown_tool: UnknownTool,
     tool: str,
     args: dict[str, Any],
@@ -20,13 +20,12 @@ def invalid(
     plain: bool = False,
     rewritten: bool = False,
 ) -> Reason | None:
-    """Why `args` may not go to `tool`, or None when they are valid (or the tool has no schema
-    and `unknown_tool = "allow"`).
+    """Why `args` may not go to `tool` (whose schema is `schema`, None when it has none), or
+    None when they are valid (or the tool has no schema and `unknown_tool = "allow"`).
 
     `plain` says the arguments hold exact JSON types only (parsed text always does), so the
     compiled fast path may answer; `rewritten` says they are the rules' rewrite of valid ones.
     """
-    schema = schemas.get(tool)
     if schema is None:
         if unknown_tool == "allow":
             return None

@@ -85,21 +85,18 @@ class SessionState:
         if source not in self.taint_sources:
             self.taint_sources.append(source)
 
+    # A state whose lock `MemorySessions.begin` took is the turn itself (no object per call).
 
-class _Turn:
-    """A turn in a named session: holds the session's lock until `finish`."""
-
-    __slots__ = ("view",)
-
-    def __init__(self, state: SessionState) -> None:
-        self.view = state
+    @property
+    def view(self) -> SessionState:
+        return self
 
     def finish(self, tool: str, action: str | None) -> None:
         try:
             if action is not None:
-                self.view.record_call(tool, action)
+                self.record_call(tool, action)
         finally:
-            self.view.lock.release()
+            self.lock.release()
 
 
 class _LoneTurn:
@@ -134,12 +131,12 @@ class MemorySessions:
                 self._sessions.move_to_end(session_id)
             return state
 
-    def begin(self, session: str | None) -> _Turn | _LoneTurn:
+    def begin(self, session: str | None) -> SessionState | _LoneTurn:
         if session is None:
             return _LoneTurn()
         state = self._state(session)
         state.lock.acquire()
-        return _Turn(state)
+        return state
 
     def view(self, session: str | None) -> SessionState:
         """The state of `session`; a call with no session gets a fresh, unshared state."""

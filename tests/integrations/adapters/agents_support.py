@@ -100,3 +100,22 @@ class Issuer:
         return mint_token(
             self.key, sub=sub, tools=tools, ttl_s=600, audience="toolwall", session=session
         )
+
+
+MALLORY = Caller(sub="mallory", tools=ALICE.tools, authenticated=True)
+
+
+def clocked_firewall(audit: RecordingAudit, clock: list[float], **parts: Any) -> Any:
+    """The adapters' test firewall, its approvals living by `clock` (a ttl of 60 s)."""
+    from toolwall import Firewall
+    from toolwall.schemas.registry import SchemaRegistry
+    from toolwall.state import MemoryApprovals, MemoryDecisions, MemorySessions, State
+
+    return Firewall(
+        schemas=SchemaRegistry.load(REPO / "schemas"),
+        rules=TinyRules(),
+        audit=audit,
+        state=State(MemorySessions(), MemoryApprovals(clock=lambda: clock[0]), MemoryDecisions()),
+        approval_ttl_s=60,
+        **parts,
+    )

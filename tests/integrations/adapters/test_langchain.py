@@ -390,3 +390,42 @@ def test_a_denial_reason_kind_is_approval(wall: Firewall, tools: Tools) -> None:
     assert message.artifact["toolwall"]["action"] == "block"
     assert "denied by toolwall" in message.content
     assert ReasonKind.APPROVAL.value == "approval"
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ("arguments", "given for a different call"),
+        ("caller", "before this call was asked about"),
+        ("expiry", "expired unanswered"),
+    ],
+)
+def test_an_approval_runs_only_the_call_it_was_given_for(
+    audit: CountingAudit, tools: Tools, change: str, refusal: str
+) -> None:
+    """`Command(resume=True)` answers the interrupt that was shown: not the call with
+    arguments edited in the graph's state meanwhile, not the call resumed under another
+    identity, not after the approval expired."""
+    from toolwall import Caller
+    from toolwall.state import MemoryApprovals, MemoryDecisions, MemorySessions, State
+
+    clock = [1_000_000.0]
+    state = State(MemorySessions(), MemoryApprovals(clock=lambda: clock[0]), MemoryDecisions())
+    wall = demo_firewall(audit=audit, state=state, approval_ttl_s=60)
+    agent = agent_for(wall, tools, scripted(calls_turn(OUTSIDE_MAIL), "done"))
+    agent.invoke({"messages": [{"role": "user", "content": "mail"}]}, RUN, context=CONTEXT)
+    context = CONTEXT
+    if change == "arguments":
+        proposed = agent.get_state(RUN).values["messages"][-1]
+        [tool_call] = proposed.tool_calls
+        edited = {**tool_call, "args": {**tool_call["args"], "to": ["attacker@evil.test"]}}
+        replaced = AIMessage(content=proposed.content, id=proposed.id, tool_calls=[edited])
+        agent.update_state(RUN, {"messages": [replaced]})
+    elif change == "caller":
+        context = {"toolwall_caller": Caller(sub="mallory", tools=ASSISTANT.tools)}
+    else:
+        clock[0] += 61
+    result = agent.invoke(Command(resume=True), RUN, context=context)
+    assert tools.ran == []
+    refused = tool_messages(result)["c_mail"]
+    assert refused.status == "error" and refusal in refused.content

@@ -28,10 +28,12 @@ from agents.tool_context import ToolContext
 
 from tests.integrations.adapters.agents_support import (
     ALICE,
+    MALLORY,
     REPO,
     Issuer,
     RecordingAudit,
     TinyRules,
+    clocked_firewall,
 )
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.integrations.adapters.openai_agents import ToolwallGuard, guard_agent, guard_tools
@@ -559,3 +561,55 @@ def test_unparseable_arguments_without_them_are_sent_for_approval_then_blocked(
     assert calls.ran == []
     assert outputs(model, 1)["c1"].startswith("toolwall blocked the call to db.query")
     assert [d.action for d in audit.for_call("c1")] == [Action.BLOCK]
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ("arguments", "given for a different call"),
+        ("caller", "no approval was requested for this call"),
+        ("expiry", "expired unanswered"),
+    ],
+)
+def test_an_approval_runs_only_the_call_it_was_given_for(
+    audit: RecordingAudit, change: str, refusal: str
+) -> None:
+    """The run state approves call c1; it cannot run c1 with arguments edited in the saved
+    state, for another caller resuming it, or after the approval expired."""
+    clock = [1_000_000.0]
+    firewall = clocked_firewall(audit, clock)
+    calls = Calls()
+    people = {"alice": ALICE, "mallory": MALLORY}
+    agent, model, _ = make_agent(
+        firewall,
+        calls,
+        [[function_call("email_send", OUTSIDE, call_id="c1")], [assistant_message("done")]],
+        # A JSON-serialisable run context (the state is saved): the identity is built from it.
+        identity=lambda c: {"toolwall_caller": people[c["who"]], "toolwall_session": "s1"},
+    )
+    context = {"who": "alice"}
+    first = run(agent, "mail eve", context)
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    if change == "arguments":
+        # The SDK itself refuses a resumed run whose saved call id carries other arguments
+        # ("Model reused a tool call ID"), so the edited call reaches the guarded tool the way
+        # the SDK's runner calls it: approved in its context, with the other arguments.
+        edited = json.dumps({**OUTSIDE, "to": ["attacker@evil.test"]})
+        tool = next(t for t in agent.tools if isinstance(t, FunctionTool))
+        assert tool.name == "email_send"
+        tool_context = ToolContext(
+            context, tool_name="email_send", tool_call_id="c1", tool_arguments=edited
+        )
+        tool_context.approve_tool(first.interruptions[0])
+        assert tool_context.is_tool_approved("email_send", "c1") is True
+        output = asyncio.run(tool.on_invoke_tool(tool_context, edited))
+        assert calls.ran == [] and refusal in output
+        return
+    elif change == "caller":
+        context = {"who": "mallory"}
+    else:
+        clock[0] += 61
+    run(agent, state, context)
+    assert calls.ran == []
+    assert refusal in outputs(model, 1)["c1"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -25,10 +25,12 @@ from pydantic_ai.toolsets import FunctionToolset
 
 from tests.integrations.adapters.agents_support import (
     ALICE,
+    MALLORY,
     REPO,
     Issuer,
     RecordingAudit,
     TinyRules,
+    clocked_firewall,
 )
 from toolwall import Action, ApprovalRequest, Callback, Caller, Firewall
 from toolwall.integrations.adapters.pydantic_ai import ToolwallCapability
@@ -398,3 +400,56 @@ def test_acting_as_is_the_fallback(firewall: Firewall) -> None:
 
     asyncio.run(go())
     assert len(tools.ran) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ("arguments", "given for a different call"),
+        ("caller", "no approval was requested for this call"),
+        ("expiry", "expired unanswered"),
+    ],
+)
+def test_an_approval_runs_only_the_call_it_was_given_for(
+    audit: RecordingAudit, change: str, refusal: str
+) -> None:
+    """`approvals={"c1": True}` approves the deferred call c1: not c1 with arguments edited in
+    the message history before resuming, not c1 resumed by another caller, not after the
+    approval expired."""
+    clock = [1_000_000.0]
+    tools = Tools()
+    script = Script([call("email_send", OUTSIDE, "c1")], "done")
+    agent, _ = make_agent(clocked_firewall(audit, clock), script, tools)
+    first = run(agent, "mail eve", Deps())
+    assert isinstance(first.output, DeferredToolRequests)
+    history = first.all_messages()
+    deps = Deps()
+    if change == "arguments":
+        edited = {**OUTSIDE, "to": ["attacker@evil.test"]}
+        history = [
+            replace(
+                message,
+                parts=[
+                    replace(p, args=edited) if isinstance(p, ToolCallPart) else p
+                    for p in message.parts
+                ],
+            )
+            if isinstance(message, ModelResponse)
+            else message
+            for message in history
+        ]
+    elif change == "caller":
+        deps = Deps(toolwall_caller=MALLORY)
+    else:
+        clock[0] += 61
+    resumed = run(
+        agent,
+        None,
+        deps,
+        message_history=history,
+        deferred_tool_results=DeferredToolResults(approvals={"c1": True}),
+    )
+    assert resumed.output == "done"
+    assert tools.ran == []
+    returned = script.returns(1)["c1"]
+    assert returned.outcome == "failed" and refusal in str(returned.content)

@@ -268,3 +268,62 @@ def test_aresolve_uses_an_async_approver(provider: Any, assistant: Caller) -> No
     resolved = asyncio.run(guard(wall, response(), caller=assistant).aresolve())
     assert [c.key for c in resolved.calls] == [ALLOWED, REWRITTEN, ESCALATED]
     assert not resolved.pending
+
+
+def test_an_approval_runs_only_the_call_it_was_given_for() -> None:
+    """Settled by the firewall's one settlement: an approval given for one call of a response
+    does not carry to the same call id with other arguments, to another caller, or past its
+    expiry."""
+    from tests.enforce.test_guard import Desk
+    from tests.test_firewall import ScriptedRules
+    from toolwall.model import RuleVerdict
+    from toolwall.schemas.registry import SchemaRegistry
+    from toolwall.state import MemoryApprovals, MemoryDecisions, MemorySessions, State
+
+    pay = {"to_iban": "DE02120300000000202051", "amount": 250}
+    clock = [1_000_000.0]
+    desk = Desk(clock, ("bob", pay))
+    firewall = Firewall(
+        schemas=SchemaRegistry(),
+        unknown_tool="allow",
+        rules=ScriptedRules("bank.transfer", RuleVerdict(Action.ESCALATE, None, (), ("ask",))),
+        approver=Callback(desk),
+        state=State(MemorySessions(), MemoryApprovals(clock=lambda: clock[0]), MemoryDecisions()),
+        approval_ttl_s=60,
+    )
+
+    def turn(args: dict[str, Any], caller: Caller, call_id: str = "c1") -> GuardedCalls:
+        response = {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": call_id,
+                                "type": "function",
+                                "function": {
+                                    "name": "bank.transfer",
+                                    "arguments": json.dumps(args),
+                                },
+                            }
+                        ],
+                    }
+                }
+            ]
+        }
+        return guard_openai_chat(firewall, response, caller=caller, session="s").resolve()
+
+    bob = Caller(sub="bob", tools=("*",))
+    assert [c.args for c in turn(pay, bob).calls] == [pay]
+    edited = {**pay, "amount": 250000}
+    assert not turn(edited, bob).calls
+    assert not turn(pay, Caller(sub="mallory", tools=("*",))).calls
+    desk.answer_after_s = 61
+    late = turn(pay, bob, call_id="c2")
+    assert not late.calls and "expired" in late.refusals[0].decision.reason
+    assert [(r.caller.sub, r.args) for r in desk.asked][:3] == [
+        ("bob", pay),
+        ("bob", edited),
+        ("mallory", pay),
+    ]

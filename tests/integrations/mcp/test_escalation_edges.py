@@ -102,3 +102,25 @@ async def test_an_answer_is_bound_to_its_call_and_used_once(tmp_path: Path):
         fresh = await agent.call_tool("up__pay", {"amount": 1})
         assert text_of(fresh) == "paid 1"
     assert upstream_calls(tmp_path) == [["pay", {"amount": 1}]]
+
+
+async def test_an_answer_after_the_approval_expired_approves_nothing(tmp_path: Path):
+    """2026-07-28: the answer to a question comes back after the approval's time ran out."""
+    approval = {"toolwall_approval": types.ElicitResult(action="accept", content={"approve": True})}
+    async with (
+        gateway(tmp_path, approval_timeout_s=0.2) as gw,
+        Client(gw.server, elicitation_callback=lambda ctx, params: None) as agent,
+    ):
+        first = await agent.session.call_tool("up__pay", {"amount": 1}, allow_input_required=True)
+        assert isinstance(first, types.InputRequiredResult)
+        await anyio.sleep(0.4)
+        late = await agent.session.call_tool(
+            "up__pay",
+            {"amount": 1},
+            input_responses=approval,
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
+    assert isinstance(late, types.CallToolResult) and late.is_error
+    assert "unknown or expired" in text_of(late)
+    assert upstream_calls(tmp_path) == []

@@ -300,3 +300,36 @@ async def test_an_upstream_answering_garbage_is_a_tool_error(tmp_path: Path, key
             assert text_of(echo) == '{"text": "fine"}'
     kinds = [r["type"] for r in read_records(tmp_path / "audit.jsonl")]
     assert kinds[:2] == ["decision", "upstream_error"]
+
+
+async def test_an_answer_from_another_caller_approves_nothing(tmp_path: Path, keys: Keys):
+    """2026-07-28: the question went to alice; bob sending the answer (with her request state
+    and her exact call) does not run her call."""
+    yes = {"toolwall_approval": types.ElicitResult(action="accept", content={"approve": True})}
+    asked: list[str] = []
+    async with (
+        stack(tmp_path, keys) as (url, seen, _),
+        http_agent(
+            url, identity(keys), mode="auto", elicitation_callback=elicitation_answer(True, asked)
+        ) as alice,
+        http_agent(
+            url,
+            identity(keys, "bob"),
+            mode="auto",
+            elicitation_callback=elicitation_answer(True, asked),
+        ) as bob,
+    ):
+        question = await alice.session.call_tool(
+            "up__pay", {"amount": 500}, allow_input_required=True
+        )
+        assert isinstance(question, types.InputRequiredResult)
+        answered = await bob.session.call_tool(
+            "up__pay",
+            {"amount": 500},
+            input_responses=yes,
+            request_state=question.request_state,
+            allow_input_required=True,
+        )
+    assert isinstance(answered, types.CallToolResult) and answered.is_error
+    assert "sent for another call or caller" in text_of(answered)
+    assert seen == []

@@ -52,7 +52,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Send, interrupt
 
 from toolwall import context as _context
-from toolwall.enforce.settle import denied
+from toolwall.enforce.settle import denied, refused
 from toolwall.firewall import Firewall
 from toolwall.model import Action, ApprovalAnswer, Caller, Decision, ToolCall
 from toolwall.state.base import ApprovalError
@@ -135,17 +135,22 @@ class ToolwallMiddleware(AgentMiddleware):  # type: ignore[misc]
         """Stop the graph with an interrupt and settle the call with the value it resumes with.
 
         The call's approval is opened before the interrupt, so the answer is bound to the call
-        the human was shown; a re-run of this node finds the same approval (used once).
+        the human was shown: a re-run of this node finds the same approval (used once), and a
+        re-run whose arguments were edited in the graph's state meanwhile is refused.
         """
         settlement = self.firewall.settlement
         try:
-            request = settlement.open(decision)
+            request, asked_before = settlement.awaiting(decision)
         except ApprovalError as exc:
             return denied(decision, ApprovalAnswer(False, by="toolwall", note=str(exc)))
         # Always call interrupt(), even when the call was answered on an earlier run of this
         # node: LangGraph matches resume values to interrupts by their order within the node, so
         # skipping ours would hand our answer to the next interrupt (one inside the tool).
         answer = parse_resume(interrupt(approval_payload(decision, call)), call.id)
+        if not asked_before:
+            # interrupt() returned at once: the run was resumed with an answer to a question
+            # about another call (or caller), not to this one, which nobody has seen.
+            return refused(decision, "the answer was given before this call was asked about")
         return settlement.conclude(request, decision, answer)
 
     # -- results --------------------------------------------------------------------------------
