@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolwall import ConfigError, DenyAll, SQLiteQueue
-from toolwall.audit.log import AuditLog
+from toolwall.audit import AuditLog
 from toolwall.config import Config
 from toolwall.loader import build_enforcement
 
@@ -73,9 +73,6 @@ def test_unknown_audit_keys_are_refused(tmp_path: Path) -> None:
 
 
 def test_from_config_wires_both_into_the_firewall(tmp_path: Path) -> None:
-    dsl = pytest.importorskip("toolwall.policy")
-    if not hasattr(dsl, "load_policy"):
-        pytest.skip("the rule language (toolwall.policy.load_policy) is merged from its branch")
     from toolwall import Firewall
 
     data = tomllib.loads((ROOT / "toolwall.toml").read_text())

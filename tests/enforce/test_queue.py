@@ -21,7 +21,7 @@ from toolwall import (
     DenyAll,
     SQLiteQueue,
 )
-from toolwall.audit.log import REDACTED, AuditLog, read_records, verify
+from toolwall.audit import REDACTED, AuditLog, read_records, verify
 from toolwall.canonical import call_digest
 from toolwall.config import ApprovalsConfig
 from toolwall.enforce.approvers import QueueEntry, from_config

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, runtime_checkable
 
-from toolwall.audit.log import Redactor
+from toolwall.audit import Redactor
 from toolwall.errors import ToolwallError
 from toolwall.model import ApprovalAnswer, ApprovalRequest
 
