@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from toolwall.errors import Blocked, ConfigError, PolicyError, SchemaLoadError, ToolwallError
     from toolwall.firewall import Firewall
-    from toolwall.identity.verifier import JWTVerifier, TokenRefused
+    from toolwall.identity import JWTVerifier, TokenRefused
     from toolwall.model import (
         Action,
         ApprovalAnswer,
@@ -79,7 +79,7 @@ _EXPORTS: dict[str, str] = {
     "SchemaRegistry": "toolwall.schemas.registry",
     "SessionState": "toolwall.state.sessions",
     "SessionStore": "toolwall.state.sessions",
-    "TokenRefused": "toolwall.identity.verifier",
+    "TokenRefused": "toolwall.identity.refusals",
     "ToolCall": "toolwall.model",
     "ToolSchema": "toolwall.schemas.registry",
     "ToolwallError": "toolwall.errors",

@@ -126,8 +126,8 @@ def test_the_redaction_screen_never_skips_a_matching_key(
 
 
 def test_real_tokens_accepted_or_refused_never_reach_the_file(path: Path) -> None:
+    from toolwall.identity import JWTVerifier
     from toolwall.identity.devkeys import generate_private_key, mint_token
-    from toolwall.identity.verifier import JWTVerifier
 
     key, stranger = generate_private_key(), generate_private_key()
     verifier = JWTVerifier.from_public_key(key, audience="toolwall")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from toolwall import Firewall, SchemaRegistry
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 AUDIENCE = "toolwall"
 ISSUER = "https://idp.test"

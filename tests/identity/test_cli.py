@@ -12,7 +12,7 @@ import pytest
 
 from toolwall import Action, Firewall, SchemaRegistry, ToolCall, cli
 from toolwall.config import Config
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 
 @pytest.fixture(autouse=True)
@@ -223,9 +223,6 @@ def test_ttl_syntax() -> None:
 
 def test_scaffold_loads_as_a_firewall(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The whole scaffold through `Firewall.from_config` (its rule needs the rule language)."""
-    dsl = pytest.importorskip("toolwall.policy")
-    if not hasattr(dsl, "load_policy"):
-        pytest.skip("the rule language's load_policy is not merged yet")
     firewall = Firewall.from_config(policy / "toolwall.toml")
     assert isinstance(firewall.identity, JWTVerifier)
     alice = mint(capsys, "--sub", "alice", "--tools", "email.*")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolwall import Action, Caller, ToolCall
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 from .conftest import Family, claims, firewall, sign
 
