@@ -49,7 +49,8 @@ _PROBES: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
 )
 
 
-def _disabled(name: str) -> bool:
+def fast_path_switched_off(name: str) -> bool:
+    """Whether `TOOLWALL_DISABLE_FAST_PATHS` names the fast path `name`."""
     return name in {part.strip() for part in os.environ.get(DISABLE_ENV, "").split(",")}
 
 
@@ -97,7 +98,7 @@ def direct_agrees_with_search(
 @functools.cache
 def direct_match() -> bool:
     """Whether finders ask RE2 directly: not switched off, and the self-test passed (run once)."""
-    return not _disabled(RE2_MATCH) and direct_agrees_with_search()
+    return not fast_path_switched_off(RE2_MATCH) and direct_agrees_with_search()
 
 
 def finder(compiled: Any) -> Callable[[str], bool]:
