@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.audit.helpers import any_json, fill, lines_of
-from toolwall.audit import GENESIS, link_hash, record_line
+from toolwall.audit import GENESIS, RecordError, link_hash, record_line
 from toolwall.audit.chain import chain_line, record_runs
+from toolwall.errors import ToolwallError
 
 
 def test_lines_are_canonical_json_and_each_hash_covers_prev_and_the_record(path: Path) -> None:
@@ -36,8 +37,9 @@ def test_record_line_is_what_verify_recomputes() -> None:
     parsed = json.loads(line)
     assert parsed.pop("hash") == digest
     assert digest == link_hash("ab" * 32, json.dumps(parsed, sort_keys=True, separators=(",", ":")))
-    with pytest.raises(ValueError, match="hash"):
+    with pytest.raises(RecordError, match="hash") as info:
         record_line({"hash": "x"}, GENESIS)
+    assert isinstance(info.value, ToolwallError) and isinstance(info.value, ValueError)
 
 
 member_keys = st.sampled_from(["a", "action", "hasg", "hasi", "id", "pres", "prew", "type", "z"])

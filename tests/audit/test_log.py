@@ -24,7 +24,7 @@ from tests.audit.helpers import (
     open_firewall,
 )
 from toolwall import Action, Callback, Caller, ConfigError, ReasonKind
-from toolwall.audit import GENESIS, REDACTED, AuditLog, read_records, verify
+from toolwall.audit import GENESIS, REDACTED, AuditLog, AuditSettingError, read_records, verify
 from toolwall.config import AuditConfig
 
 
@@ -226,6 +226,11 @@ def test_an_audit_path_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -
         AuditLog(tmp_path)  # a directory
     with pytest.raises(ConfigError, match=r"redact path '\$\.a\[x\]'"):
         AuditLog.from_config(AuditConfig(redact_paths=["$.a[x]"]), tmp_path)
+
+
+def test_an_on_failure_other_than_block_or_allow_is_refused() -> None:
+    with pytest.raises(AuditSettingError, match=r'on_failure must be "block" or "allow", not '):
+        AuditLog(on_failure="ignore")  # type: ignore[arg-type]
 
 
 def test_from_config_resolves_the_path_and_settings(tmp_path: Path) -> None:

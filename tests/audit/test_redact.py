@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 
 from tests.audit.helpers import BOB, decision_for, lines_of, open_firewall
 from toolwall import Action, Caller, Reason, ReasonKind
-from toolwall.audit import REDACTED, AuditLog, Redactor, parse_redact_path, read_records, verify
+from toolwall.audit import (
+    REDACTED,
+    AuditLog,
+    Redactor,
+    RedactPathError,
+    parse_redact_path,
+    read_records,
+    verify,
+)
 from toolwall.canonical import args_digest
+from toolwall.errors import ToolwallError
 
 
 def test_redaction_by_key_at_any_depth_case_insensitively() -> None:
@@ -59,8 +68,9 @@ def test_redaction_by_json_path() -> None:
 def test_redact_paths_parse_or_say_where_they_fail() -> None:
     assert parse_redact_path("$.a.b[2]['c d'][*]")[:3] == ("a", "b", 2)
     for bad in ("a.b", "$.a[", "$..a", "$.a b"):
-        with pytest.raises(ValueError, match="redact path"):
+        with pytest.raises(RedactPathError, match="redact path") as info:
             parse_redact_path(bad)
+        assert isinstance(info.value, ToolwallError) and isinstance(info.value, ValueError)
 
 
 def test_redacted_values_are_scrubbed_from_reasons_too(path: Path) -> None:

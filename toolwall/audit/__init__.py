@@ -14,11 +14,17 @@ configured fields redacted, next to the SHA-256 of the canonical unredacted argu
 results as a digest and a size only. Tokens are never part of a record.
 """
 
-from toolwall.audit.chain import GENESIS, link_hash, record_line
-from toolwall.audit.log import AuditLog, AuditSink, OnFailure
+from toolwall.audit.chain import GENESIS, RecordError, link_hash, record_line
+from toolwall.audit.log import AuditLog, AuditSettingError, AuditSink, OnFailure
 from toolwall.audit.read import Line, read_lines, read_records
 from toolwall.audit.records import FORMAT_VERSION
-from toolwall.audit.redact import DEFAULT_REDACT_KEYS, REDACTED, Redactor, parse_redact_path
+from toolwall.audit.redact import (
+    DEFAULT_REDACT_KEYS,
+    REDACTED,
+    Redactor,
+    RedactPathError,
+    parse_redact_path,
+)
 from toolwall.audit.verify import VerifyReport, verify
 
 __all__ = [
@@ -27,9 +33,12 @@ __all__ = [
     "GENESIS",
     "REDACTED",
     "AuditLog",
+    "AuditSettingError",
     "AuditSink",
     "Line",
     "OnFailure",
+    "RecordError",
+    "RedactPathError",
     "Redactor",
     "VerifyReport",
     "link_hash",

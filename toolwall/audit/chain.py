@@ -17,9 +17,14 @@ import hashlib
 from typing import Any
 
 from toolwall.canonical import canonical_ascii
+from toolwall.errors import ToolwallError
 
 GENESIS = "0" * 64
 """The `prev` of the first record of a file."""
+
+
+class RecordError(ToolwallError, ValueError):
+    """A record that cannot be chained (it already carries a `hash`)."""
 
 
 def link_hash(prev: str, body: str) -> str:
@@ -33,7 +38,7 @@ def record_line(record: dict[str, Any], prev: str) -> tuple[str, str]:
     Sets `record["prev"]`. `verify` recomputes exactly this.
     """
     if "hash" in record:
-        raise ValueError('an audit record cannot carry its own "hash" field')
+        raise RecordError('an audit record cannot carry its own "hash" field')
     record.pop("prev", None)
     line, digest = chain_line(*record_runs(record), prev)
     record["prev"] = prev

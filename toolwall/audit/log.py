@@ -31,7 +31,7 @@ from toolwall.audit.records import (
     upstream_error_runs,
 )
 from toolwall.audit.redact import DEFAULT_REDACT_KEYS, Redactor
-from toolwall.errors import ConfigError
+from toolwall.errors import ConfigError, ToolwallError
 from toolwall.model import Caller, Decision
 
 try:
@@ -48,6 +48,10 @@ logger = logging.getLogger("toolwall.audit")
 OnFailure = Literal["block", "allow"]
 
 _TAIL_BLOCK = 65536
+
+
+class AuditSettingError(ToolwallError, ValueError):
+    """An `AuditLog` setting that cannot work (an `on_failure` other than block or allow)."""
 
 
 class AuditSink(Protocol):
@@ -81,7 +85,7 @@ class AuditLog:
         fsync: bool = False,
     ) -> None:
         if on_failure not in ("block", "allow"):
-            raise ValueError(f'on_failure must be "block" or "allow", not {on_failure!r}')
+            raise AuditSettingError(f'on_failure must be "block" or "allow", not {on_failure!r}')
         self.path = Path(path) if path is not None else None
         self._where = os.fspath(path) if path is not None else ""  # os.stat on a str is faster
         self.redact = Redactor(redact_keys, redact_paths)

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from toolwall.errors import ToolwallError
+
 REDACTED = "[redacted]"
 DEFAULT_REDACT_KEYS = ("password", "token", "secret")
 
@@ -29,20 +31,26 @@ _PATH_TOKEN = re.compile(
 PathSegment = str | int | object
 
 
+class RedactPathError(ToolwallError, ValueError):
+    """A `redact_paths` entry that is not a JSON path the redactor reads; says where."""
+
+
 def parse_redact_path(path: str) -> tuple[PathSegment, ...]:
     """`$.card.number`, `$.items[*].secret`, `$.rows[0]`, `$['odd-key']` -> path segments.
 
-    Raises `ValueError` saying where the path cannot be read.
+    Raises `RedactPathError` saying where the path cannot be read.
     """
     text = path.strip()
     if not text.startswith("$"):
-        raise ValueError(f"redact path {path!r} must start with $")
+        raise RedactPathError(f"redact path {path!r} must start with $")
     segments: list[PathSegment] = []
     pos = 1
     while pos < len(text):
         match = _PATH_TOKEN.match(text, pos)
         if match is None:
-            raise ValueError(f"redact path {path!r}: cannot read {text[pos:]!r} (column {pos + 1})")
+            raise RedactPathError(
+                f"redact path {path!r}: cannot read {text[pos:]!r} (column {pos + 1})"
+            )
         if match.group("name") is not None:
             segments.append(match.group("name"))
         elif match.group("index") is not None:
