@@ -14,27 +14,6 @@ from typing import Any, ClassVar
 from toolwall.errors import ToolwallError
 from toolwall.model import Reason, ReasonKind
 
-__all__ = [
-    "AlgorithmNone",
-    "AlgorithmNotAllowed",
-    "BadSignature",
-    "InvalidClaim",
-    "KeyConfusion",
-    "KeySetUnavailable",
-    "MissingClaim",
-    "MissingExpiry",
-    "TokenExpired",
-    "TokenMalformed",
-    "TokenNotYetValid",
-    "TokenRefused",
-    "TokenTooLarge",
-    "UnknownKeyId",
-    "WrongAudience",
-    "WrongIssuer",
-    "first_line",
-    "shown",
-]
-
 
 class TokenRefused(ToolwallError):
     """Base of every refusal: the token does not prove an identity.
