@@ -55,7 +55,7 @@ def test_the_demo_table_renders(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_demo_audit_trail_verifies(tmp_path: Path) -> None:
-    from toolwall.audit.log import read_records, verify
+    from toolwall.audit import read_records, verify
 
     trail = tmp_path / "audit.jsonl"
     assert main(["demo", "--config", CONFIG, "--audit", str(trail), "--json"]) == 0

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from tests.test_firewall import ScriptedRules
 from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind
 from toolwall.audit.log import AuditLog
@@ -62,3 +64,25 @@ def toolwall_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess
 
 def decision_for(firewall: Firewall, tool: str, args: dict[str, Any]) -> Decision:
     return firewall.decide({"tool": tool, "args": args}, caller=BOB, session="s1")
+
+
+def fill(path: Path, n: int = 6) -> AuditLog:
+    """An audit file with `n` decisions in it, and the log that wrote them."""
+    log = AuditLog(path)
+    firewall = open_firewall(log)
+    for i in range(n):
+        decision_for(firewall, "fs.read", {"path": f"/srv/workspace/{i}"})
+    return log
+
+
+# Any text, lone surrogates included: JSON text can carry them ("\\ud800").
+any_text = st.text(st.characters(exclude_categories=()), max_size=12)
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=16,
+)

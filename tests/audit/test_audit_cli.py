@@ -22,7 +22,7 @@ from tests.audit.helpers import (
     write_lines,
 )
 from toolwall import Callback, Caller, cli
-from toolwall.audit.log import AuditLog
+from toolwall.audit import AuditLog
 from toolwall.cli import main
 
 

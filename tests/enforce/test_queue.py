@@ -13,7 +13,7 @@ import pytest
 
 from tests.audit.helpers import BOB, escalate_rules, open_firewall, toolwall_cli
 from toolwall import Approver, Blocked, Caller, Console, DenyAll
-from toolwall.audit.log import AuditLog, read_records, verify
+from toolwall.audit import AuditLog, read_records, verify
 from toolwall.config import Config
 from toolwall.enforce.approvers import QueueApprover, SQLiteQueue
 from toolwall.loader import _approval_store, build_approver

@@ -8,7 +8,7 @@ import pytest
 
 from toolwall import Action, ReasonKind, ToolCall
 from toolwall.config import ClaimNames
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 from .conftest import ISSUER, Family, claims, firewall, sign
 

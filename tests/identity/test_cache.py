@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from toolwall.identity.verifier import JWTVerifier, TokenExpired, TokenNotYetValid
+from toolwall.identity import JWTVerifier, TokenExpired, TokenNotYetValid
 
 from .conftest import NOW, Clock, Family, claims, sign
 

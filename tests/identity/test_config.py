@@ -14,8 +14,8 @@ from cryptography.x509.oid import NameOID
 
 from toolwall.config import Config, IdentityConfig
 from toolwall.errors import ConfigError
+from toolwall.identity import JWTVerifier, identity_warnings
 from toolwall.identity.devkeys import mint_token
-from toolwall.identity.verifier import JWTVerifier, identity_warnings
 
 from .conftest import Family
 

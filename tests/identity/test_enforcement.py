@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from toolwall import Blocked, ToolCall
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 from .conftest import Family, claims, firewall, sign
 

@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 import pytest
 
-from toolwall import Action, Caller, ReasonKind, ToolCall
-from toolwall.identity.verifier import (
+from toolwall import Action, Caller, Reason, ReasonKind, ToolCall
+from toolwall.identity import (
     AlgorithmNone,
     AlgorithmNotAllowed,
     BadSignature,
@@ -247,3 +247,21 @@ def test_a_caller_and_a_token_together_are_refused(ed_key: Family, verifier_for:
     fw = firewall(verifier_for(ed_key))
     decision = fw.decide(CALL, caller=Caller(sub="x", tools=("*",)), token=sign(ed_key, claims()))
     assert decision.action is Action.BLOCK
+
+
+def test_every_refusal_is_a_toolwall_error_with_its_own_code() -> None:
+    import toolwall.identity
+    from toolwall.errors import ToolwallError
+
+    refusals = [
+        value
+        for value in vars(toolwall.identity).values()
+        if isinstance(value, type) and issubclass(value, TokenRefused)
+    ]
+    assert len(refusals) == 16
+    codes = [refusal.code for refusal in refusals]
+    assert len(set(codes)) == len(codes)
+    for refusal in refusals:
+        assert issubclass(refusal, ToolwallError)
+        error = refusal("why")
+        assert error.reason() == Reason(ReasonKind.IDENTITY, f"token refused ({refusal.code}): why")

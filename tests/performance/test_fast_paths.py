@@ -22,7 +22,10 @@ from toolwall.config import Limits
 from toolwall.errors import InputRejected
 from toolwall.patterns import check_tool_name
 from toolwall.pipeline.normalize import _walk, check_arguments
-from toolwall.schemas.registry import SchemaRegistry, ToolSchema, _with_re2, portable
+from toolwall.schemas import SchemaRegistry
+from toolwall.schemas.fast import portable
+from toolwall.schemas.regexes import with_re2 as _with_re2
+from toolwall.schemas.registry import ToolSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = SchemaRegistry.load(ROOT / "schemas")

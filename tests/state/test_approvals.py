@@ -13,7 +13,7 @@ import pytest
 
 from tests.audit.helpers import BOB, escalate_rules, open_firewall
 from toolwall import ApprovalRequest, Caller
-from toolwall.audit.log import REDACTED, AuditLog, Redactor
+from toolwall.audit import REDACTED, AuditLog, Redactor
 from toolwall.canonical import call_digest
 from toolwall.state import ApprovalError, ApprovalStore, MemoryApprovals, SQLiteApprovals
 

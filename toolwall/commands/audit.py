@@ -25,7 +25,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from toolwall.audit.log import Line, read_lines, verify
+from toolwall.audit import Line, read_lines, verify
 from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console, err_console
 from toolwall.config import Config
 from toolwall.errors import ToolwallError

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolwall.audit.log import AuditLog, verify
+    from toolwall.audit import AuditLog, verify
     from toolwall.demo import demo_identity, dumps, run_demo, security_on_call
     from toolwall.firewall import Firewall
 

@@ -113,7 +113,7 @@ def run_mint(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from toolwall.identity.verifier import JWTVerifier, TokenRefused
+    from toolwall.identity import JWTVerifier, TokenRefused
 
     config, identity = _identity(args.config)
     verifier = JWTVerifier.from_config(identity, config.base_dir)

@@ -24,7 +24,7 @@ from mcp_helpers import (
 from upstream_server import HOSTILE, build_server
 
 from toolwall import Action, ApprovalAnswer, Callback, Firewall
-from toolwall.audit.log import AuditLog, read_records, verify
+from toolwall.audit import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 from toolwall.integrations.mcp import Gateway, http_app
 from toolwall.schemas.registry import SchemaRegistry

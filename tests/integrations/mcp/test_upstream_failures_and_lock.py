@@ -13,7 +13,7 @@ from mcp import Client
 from mcp_helpers import TinyRules, text_of, upstream_command
 
 from toolwall import Caller, Firewall
-from toolwall.audit.log import AuditLog, read_records, verify
+from toolwall.audit import AuditLog, read_records, verify
 from toolwall.config import McpConfig
 from toolwall.errors import ConfigError
 from toolwall.integrations.mcp import Gateway, ToolLock

@@ -1,4 +1,5 @@
-"""Key sets: a static JWKS file, and a JWKS URL served from 127.0.0.1 (rotation, outages)."""
+"""`toolwall.identity.keys`: a static JWKS file, and a JWKS URL served from 127.0.0.1 (rotation,
+caching, outages, and independence from pyjwt's private names)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from toolwall import Action, ToolCall
 from toolwall.config import Config, IdentityConfig
 from toolwall.errors import ConfigError
-from toolwall.identity.verifier import JWTVerifier, KeySetUnavailable, UnknownKeyId
+from toolwall.identity import JWTVerifier, KeySetUnavailable, UnknownKeyId
+from toolwall.identity.keys import RemoteJWKS
 
 from .conftest import NOW, Clock, claims, firewall
 from .test_refusals import assert_refused
@@ -198,6 +200,128 @@ def test_jwk_without_alg_verifies_every_allowed_algorithm_of_its_type(
     server.jwks = {"keys": [jwk(key, "r2", alg="RS256")]}
     _, reason = verifier.caller_for(token(key, "PS256", "r2"))
     assert reason is not None and "(alg_not_allowed)" in reason.message
+
+
+class Monotonic:
+    """A monotonic clock the test moves by hand (the key set cache's clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_key_set_is_cached_for_cache_s(server: JWKSServer) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    server.jwks = {"keys": [jwk(key, "a")]}
+    monotonic = Monotonic()
+    source = RemoteJWKS(server.url, cache_s=60, refresh_cooldown_s=30, clock=monotonic)
+    source.key_for("a", "EdDSA")
+    monotonic.now += 60
+    source.key_for("a", "EdDSA")
+    assert server.requests == 1  # still fresh at exactly cache_s
+    monotonic.now += 0.5
+    source.key_for("a", "EdDSA")
+    assert server.requests == 2  # expired: fetched again
+
+
+def test_without_a_cache_every_lookup_fetches_and_no_cooldown_applies(
+    server: JWKSServer,
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    server.jwks = {"keys": [jwk(key, "a")]}
+    source = RemoteJWKS(server.url, cache_s=0, refresh_cooldown_s=3600, clock=Monotonic())
+    source.key_for("a", "EdDSA")
+    source.key_for("a", "EdDSA")
+    assert server.requests == 2
+    with pytest.raises(UnknownKeyId):
+        source.key_for("missing", "EdDSA")
+    assert server.requests == 4  # the lookup, then the refetch an unknown kid asks for
+
+
+def test_an_unknown_kid_refetches_once_the_cooldown_is_over(server: JWKSServer) -> None:
+    old, new = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    server.jwks = {"keys": [jwk(old, "old")]}
+    monotonic = Monotonic()
+    source = RemoteJWKS(server.url, cache_s=300, refresh_cooldown_s=30, clock=monotonic)
+    source.key_for("old", "EdDSA")
+    server.jwks = {"keys": [jwk(new, "new")]}
+    monotonic.now += 29
+    with pytest.raises(UnknownKeyId):  # the set was fetched 29 s ago: no refetch yet
+        source.key_for("new", "EdDSA")
+    assert server.requests == 1
+    monotonic.now += 1
+    assert source.key_for("new", "EdDSA") is not None
+    assert server.requests == 2
+
+
+def test_a_set_without_signing_keys_is_refused_as_before(server: JWKSServer, clock: Clock) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    server.jwks = {"keys": [jwk(key, "enc", use="enc"), {**jwk(key, "x"), "kid": None}]}
+    reason = assert_refused(
+        remote(server.url, clock), token(key, "EdDSA", "enc"), "jwks_unreachable", KeySetUnavailable
+    )
+    assert reason.message == (
+        f"token refused (jwks_unreachable): the JWKS at {server.url} is unusable: "
+        "The JWKS endpoint did not contain any signing keys"
+    )
+
+
+def test_the_first_key_of_a_kid_that_pyjwt_can_read_is_the_one_used(
+    server: JWKSServer, clock: Clock
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    unreadable = {"kty": "OKP", "crv": "X9999", "x": "AAAA", "kid": "k"}
+    server.jwks = {"keys": [unreadable, jwk(key, "k")]}
+    assert remote(server.url, clock).verify(token(key, "EdDSA", "k")).sub == "alice"
+
+
+class PyJWKWithRenamedInternals(jwt.PyJWK):
+    """pyjwt's PyJWK as a release could reshape it: the JWK it was built from kept under another
+    private name. Its public API is unchanged."""
+
+    def __init__(self, jwk_data: dict[str, Any], algorithm: str | None = None) -> None:
+        super().__init__(jwk_data, algorithm)
+        self._renamed = self.__dict__.pop("_jwk_data")
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_jwk_data":
+            raise AttributeError("'PyJWK' object has no attribute '_jwk_data'")
+        raise AttributeError(name)
+
+    @property
+    def key_type(self) -> str | None:
+        return self._renamed.get("kty")  # type: ignore[no-any-return]
+
+    @property
+    def key_id(self) -> str | None:
+        return self._renamed.get("kid")  # type: ignore[no-any-return]
+
+    @property
+    def public_key_use(self) -> str | None:
+        return self._renamed.get("use")  # type: ignore[no-any-return]
+
+
+def test_tokens_from_a_jwks_url_verify_whatever_pyjwk_keeps_privately(
+    server: JWKSServer, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jwt, "PyJWK", PyJWKWithRenamedInternals)
+    monkeypatch.setattr(jwt.api_jwk, "PyJWK", PyJWKWithRenamedInternals)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server.jwks = {"keys": [jwk(rsa_key, "r")]}
+    verifier = remote(server.url, clock, algorithms=["RS256", "PS256"])
+    # PS256 needs the key rebuilt for the token's algorithm from the JWK itself.
+    assert verifier.verify(token(rsa_key, "PS256", "r")).sub == "alice"
+    assert verifier.verify(token(rsa_key, "RS256", "r", sub="bob")).sub == "bob"
+
+
+def test_a_refresh_cooldown_that_is_not_a_finite_duration_is_a_load_error() -> None:
+    for cooldown in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="refresh cooldown"):
+            RemoteJWKS("https://idp.test/jwks", refresh_cooldown_s=cooldown)
+    with pytest.raises(ConfigError, match="jwks_url: Invalid JWKS URI scheme"):
+        RemoteJWKS("file:///etc/jwks.json")
 
 
 # -- jwks_file ----------------------------------------------------------------------------------
