@@ -15,13 +15,10 @@ handlers; `toolwall.integrations.mcp.serve` runs it over stdio or streamable HTT
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
-import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,103 +27,29 @@ import anyio.abc
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from toolwall.canonical import args_digest, canonical_json
+from toolwall.canonical import canonical_json
 from toolwall.config import Config, McpConfig
-from toolwall.enforce.settle import denied
 from toolwall.errors import ConfigError
 from toolwall.firewall import Firewall
 from toolwall.integrations.mcp.catalog import Catalog, CatalogTool, catalog_entries
+from toolwall.integrations.mcp.elicitation import Elicitation
 from toolwall.integrations.mcp.lock import ToolLock
+from toolwall.integrations.mcp.pinning import PinnedRules
 from toolwall.integrations.mcp.upstream import Upstream, UpstreamError
 from toolwall.model import (
     Action,
-    ApprovalAnswer,
-    ApprovalRequest,
     Caller,
     Decision,
-    Reason,
-    ReasonKind,
-    RuleVerdict,
-    SessionView,
     ToolCall,
-    TraceEntry,
 )
 from toolwall.patterns import covered
-from toolwall.pipeline.rules import RuleEngine
 from toolwall.schemas.registry import SchemaRegistry, ToolSchema
-from toolwall.state.base import ApprovalError
 
 logger = logging.getLogger("toolwall.mcp")
 audit_logger = logging.getLogger("toolwall.audit")
 
-LOCK_RULE = "toolwall.mcp.lock"
-APPROVAL_KEY = "toolwall_approval"
 DEFAULT_APPROVAL_TIMEOUT_S = 300.0
-MAX_PENDING = 1024
-
-APPROVAL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "approve": {
-            "type": "boolean",
-            "title": "Approve this tool call",
-            "description": "Yes runs the call exactly as shown; no refuses it.",
-        }
-    },
-    "required": ["approve"],
-}
-
-
-class _PinnedRules:
-    """The firewall's rules while a gateway runs: a tool whose definition does not match the
-    lock is blocked before the policy's own rules are asked (see
-    `toolwall.integrations.mcp.lock`)."""
-
-    def __init__(self, inner: RuleEngine, catalog: Catalog, lock_path: Path | None) -> None:
-        self.inner = inner
-        self.catalog = catalog
-        self.lock_path = lock_path
-
-    def evaluate(
-        self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
-    ) -> RuleVerdict:
-        entry = self.catalog.by_internal.get(tool)
-        if entry is not None and not entry.check.ok:
-            where = f" in {self.lock_path.name}" if self.lock_path is not None else ""
-            message = (
-                f"{tool}: {entry.check.change}{where}; the server's tool definition is hidden "
-                "until it is reviewed and `toolwall mcp lock` is run again"
-            )
-            return RuleVerdict(
-                action=Action.BLOCK,
-                reasons=(Reason(ReasonKind.UPSTREAM, message),),
-                fired=(LOCK_RULE,),
-                trace=(TraceEntry("lock", "block", message),),
-            )
-        return self.inner.evaluate(tool, args, caller, session)
-
-    def taints(self, tool: str) -> bool:
-        return self.inner.taints(tool)
-
-    def rules_for(self, tool: str) -> list[str]:
-        return self.inner.rules_for(tool)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """An escalated call waiting for the client's answer (the 2026-07-28 input-required round):
-    its approval, and what the answer must come with (the same identity and the same call)."""
-
-    request: ApprovalRequest
-    entry: CatalogTool | None
-    identity: str
-    call_digest: str
-    expires: float
 
 
 class Gateway:
@@ -188,14 +111,15 @@ class Gateway:
             for name, server in config.servers.items()
         }
         self._local_schemas: set[str] = set()
-        self._pending: dict[str, _Pending] = {}
         self._stdio_session = "stdio-" + secrets.token_hex(8)
         # How long the user has to answer an elicitation (`[approvals] timeout_s`).
         if approval_timeout_s is None:
             approval_timeout_s = (
                 full_config.approvals.timeout_s if full_config else DEFAULT_APPROVAL_TIMEOUT_S
             )
-        self._approval_timeout_s = approval_timeout_s
+        self.elicitation = Elicitation(
+            lambda: self.firewall, enabled=config.elicitation, timeout_s=approval_timeout_s
+        )
         self._exit: AsyncExitStack | None = None
         self._refresh_lock = anyio.Lock()
         self.server: Server[Any] = Server(
@@ -299,8 +223,8 @@ class Gateway:
             # Library use: every schema the firewall had before the gateway is a local override.
             self._local_schemas = set(firewall.schemas.names())
         pipeline = firewall.pipeline
-        if not isinstance(pipeline.rules, _PinnedRules):
-            pipeline.rules = _PinnedRules(pipeline.rules, self.catalog, self._lock_path_if_any())
+        if not isinstance(pipeline.rules, PinnedRules):
+            pipeline.rules = PinnedRules(pipeline.rules, self.catalog, self._lock_path_if_any())
 
     def _lock_path_if_any(self) -> Path | None:
         return None if self.trust_on_first_use else self.lock_path
@@ -460,7 +384,13 @@ class Gateway:
         caller = self._caller_for(token)
         session = self._session_for(ctx, caller, token)
         if params.request_state is not None:
-            return await self._resume(ctx, params, token, caller)
+            resumed = await self.elicitation.resume(params, token, caller)
+            if isinstance(resumed, str):
+                return _refused(resumed)
+            answered, answered_entry = resumed
+            if not answered.action.runs:
+                return _refused(answered.message())
+            return await self._forward(answered_entry, answered)
         entry = self.catalog.by_wire.get(params.name)
         if entry is None:
             await self.refresh()  # a tool the server added since the last listing
@@ -476,7 +406,7 @@ class Gateway:
         else:
             decision = await self.firewall.adecide(call, token=token, session=session)
         if decision.action is Action.ESCALATE:
-            outcome = await self._escalate(ctx, decision, entry, token, params)
+            outcome = await self.elicitation.ask(ctx, decision, entry, token, params)
             if isinstance(outcome, types.InputRequiredResult):
                 return outcome
             decision = outcome
@@ -506,101 +436,6 @@ class Gateway:
 
     # -- escalation -----------------------------------------------------------------------------
 
-    async def _escalate(
-        self,
-        ctx: ServerRequestContext[Any, Any],
-        decision: Decision,
-        entry: CatalogTool | None,
-        token: str | None,
-        params: types.CallToolRequestParams,
-    ) -> Decision | types.InputRequiredResult:
-        """The escalated call as enforced, or the question that asks the client to answer it."""
-        settlement = self.firewall.settlement
-        if not (self.config.elicitation and _can_elicit(ctx)):
-            return await settlement.asettle(decision)
-        try:
-            request = settlement.open(decision)
-        except ApprovalError as exc:
-            return denied(decision, ApprovalAnswer(False, by="toolwall", note=str(exc)))
-        question = _approval_question(decision)
-        if ctx.session.can_send_request:
-            # Handshake era: ask inside this request.
-            try:
-                with anyio.fail_after(self._approval_timeout_s):
-                    result = await ctx.session.elicit_form(
-                        question.message,
-                        question.requested_schema,
-                        related_request_id=ctx.request_id,
-                    )
-            except TimeoutError:
-                answer = ApprovalAnswer(
-                    False, by="toolwall", note=f"no answer within {self._approval_timeout_s:g} s"
-                )
-            except Exception as exc:
-                logger.warning("toolwall: elicitation failed: %s", exc)
-                answer = ApprovalAnswer(False, by="toolwall", note=f"elicitation failed: {exc}")
-            else:
-                answer = _answer_from(result, decision.caller)
-            return settlement.conclude(request, decision, answer)
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            # 2026-07-28: return the question; the client calls again with the answer.
-            self._expire_pending()
-            state = secrets.token_urlsafe(32)
-            self._pending[state] = _Pending(
-                request=request,
-                entry=entry,
-                identity=_identity_key(token, decision.caller),
-                call_digest=args_digest([params.name, params.arguments or {}]),
-                expires=time.monotonic() + self._approval_timeout_s,
-            )
-            return types.InputRequiredResult(
-                input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
-                request_state=state,
-            )
-        return await settlement.asettle(decision)
-
-    async def _resume(
-        self,
-        ctx: ServerRequestContext[Any, Any],
-        params: types.CallToolRequestParams,
-        token: str | None,
-        caller: Caller,
-    ) -> types.CallToolResult:
-        self._expire_pending()
-        pending = self._pending.pop(params.request_state or "", None)
-        if pending is None:
-            return _refused(
-                "toolwall: this approval request is unknown or expired; call the tool again"
-            )
-        request = pending.request
-        settlement = self.firewall.settlement
-        same_call = pending.call_digest == args_digest([params.name, params.arguments or {}])
-        if not same_call or pending.identity != _identity_key(token, caller):
-            answer = ApprovalAnswer(
-                False, by="toolwall", note="the answer was sent for another call or caller"
-            )
-        else:
-            response = (params.input_responses or {}).get(APPROVAL_KEY)
-            if isinstance(response, types.ElicitResult):
-                answer = _answer_from(response, caller)
-            else:
-                answer = ApprovalAnswer(
-                    False, by="toolwall", note="no answer to the approval request"
-                )
-        decision = settlement.conclude(request, request.decision, answer)
-        if not decision.action.runs:
-            return _refused(decision.message())
-        return await self._forward(pending.entry, decision)
-
-    def _expire_pending(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, p in self._pending.items() if p.expires < now]:
-            del self._pending[key]
-        while len(self._pending) >= MAX_PENDING:
-            self._pending.pop(next(iter(self._pending)))
-
-    # -- audit --------------------------------------------------------------------------------
-
     def _audit_upstream_error(self, decision: Decision, server: str, error: str) -> None:
         """Upstream failures go to the audit log (after the call's decision record)."""
         sink = self._firewall.audit if self._firewall is not None else None
@@ -616,42 +451,6 @@ class Gateway:
                 )
         except Exception:
             logger.exception("toolwall: could not audit an upstream error of %s", decision.tool)
-
-
-def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
-    caps = ctx.session.client_capabilities
-    if caps is None or caps.elicitation is None:
-        return False
-    # An empty elicitation capability means form mode (the only mode before URL mode existed).
-    return caps.elicitation.form is not None or caps.elicitation.url is None
-
-
-def _approval_question(decision: Decision) -> types.ElicitRequestFormParams:
-    args = json.dumps(decision.args, ensure_ascii=False, sort_keys=True)
-    changed = ""
-    if decision.original_args is not None and decision.original_args != decision.args:
-        changed = " (arguments rewritten by policy)"
-    message = (
-        f"toolwall: {decision.caller.sub or 'an anonymous caller'} wants to run {decision.tool} "
-        f"with {args}{changed}. It needs approval because: {decision.reason}. Approve?"
-    )
-    return types.ElicitRequestFormParams(message=message, requested_schema=APPROVAL_SCHEMA)
-
-
-def _answer_from(result: types.ElicitResult, caller: Caller) -> ApprovalAnswer:
-    by = f"mcp-user:{caller.sub or 'anonymous'}"
-    if result.action != "accept":
-        return ApprovalAnswer(False, by=by, note=f"the user chose {result.action}")
-    content = result.content or {}
-    if content.get("approve") is True:
-        return ApprovalAnswer(True, by=by, note="approved through MCP elicitation")
-    return ApprovalAnswer(False, by=by, note="the user answered no")
-
-
-def _identity_key(token: str | None, caller: Caller) -> str:
-    if token is not None:
-        return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
-    return "caller:" + canonical_json([caller.sub, caller.iss])
 
 
 def _refused(message: str) -> types.CallToolResult:
