@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
+TESTING := $(VENV)/.testing-installed
 CODE   := $(wildcard toolwall tests benchmarks examples)
 # The benchmark's peers conflict with the dev extra (invariant-ai pins openai<2): own venv.
 BENCH_VENV := .venv-bench
@@ -20,9 +21,14 @@ $(CORE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The fuzzer (Hypothesis) is an extra: the core install does not carry it.
+$(TESTING): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[testing]'
+	touch $@ $(CORE)
+
 $(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@ $(CORE)
+	touch $@ $(CORE) $(TESTING)
 
 demo: $(CORE)
 	$(BIN)/toolwall demo --config toolwall.toml
@@ -31,12 +37,13 @@ lint: $(DEV)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest
 
 # Search every tool for a call the demo policy gets wrong (prints a test case if it finds one).
-fuzz: $(CORE)
+fuzz: $(TESTING)
 	$(BIN)/toolwall fuzz --config toolwall.toml
 
 format: $(DEV)

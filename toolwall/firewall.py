@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from toolwall import context as _context
+import toolwall.context as _context
 from toolwall.audit.log import AuditLog, AuditSink
 from toolwall.canonical import args_digest
 from toolwall.config import Config, Limits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.progress import (
@@ -26,8 +27,14 @@ from toolwall.cli import (
     load_firewall,
 )
 from toolwall.patterns import matches
-from toolwall.testing.fuzz import DEFAULT_EXAMPLES, Fuzzer, ToolReport
+from toolwall.testing import DEFAULT_FUZZ_EXAMPLES, TESTING_EXTRA
 from toolwall.testing.hints import PolicyHints
+
+if TYPE_CHECKING:
+    from toolwall.testing.fuzz import ToolReport
+
+# What the fuzzer is made of; without them (a core install) `toolwall fuzz` says what to install.
+_FUZZER_NEEDS = frozenset({"hypothesis", "hypothesis_jsonschema"})
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,9 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--examples",
         type=int,
-        default=DEFAULT_EXAMPLES,
+        default=DEFAULT_FUZZ_EXAMPLES,
         metavar="N",
-        help=f"examples per tool (default: {DEFAULT_EXAMPLES})",
+        help=f"examples per tool (default: {DEFAULT_FUZZ_EXAMPLES})",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="random seed, for a reproducible run"
@@ -66,6 +73,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.examples < 1:
         err_console.print("[bold red]error:[/] --examples must be at least 1")
+        return EXIT_USAGE
+    try:
+        from toolwall.testing.fuzz import Fuzzer
+    except ModuleNotFoundError as exc:
+        if exc.name not in _FUZZER_NEEDS:
+            raise
+        err_console.print(
+            f"[bold red]error:[/] toolwall fuzz needs Hypothesis ({exc.name} is not installed): "
+            f"{escape(TESTING_EXTRA)}",
+            soft_wrap=True,
+        )
         return EXIT_USAGE
     firewall = load_firewall(args.config)
     tools = [t for t in firewall.schemas.names() if matches(args.tool, t)]

@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from toolwall import context
+import toolwall.context as context
 from toolwall.enforce.settle import Settlement
 from toolwall.errors import Blocked
 from toolwall.model import Caller, CallLike, Decision, ToolCall

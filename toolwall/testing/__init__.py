@@ -6,7 +6,9 @@
   callers, session histories and raw JSON arguments;
 - `toolwall.testing.fuzz`: what `toolwall fuzz` runs.
 
-Names load on first use, so importing the package (as the pytest plugin does) stays cheap.
+Names load on first use, so importing the package (as the pytest plugin does) stays cheap. The
+strategies and the fuzzer need Hypothesis, which is not part of the core install: it comes with
+the `testing` extra (`TESTING_EXTRA`). Policy test files need only the core.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
         load_test_file,
     )
     from toolwall.testing.runner import CaseResult, Mismatch, PolicyTestRunner, policy_firewall
+
+DEFAULT_FUZZ_EXAMPLES = 100
+"""Examples per tool that `toolwall fuzz` generates unless told otherwise."""
+
+TESTING_EXTRA = "pip install 'toolwall[testing]'"
+"""How to install what the strategies and the fuzzer need (Hypothesis)."""
 
 _EXPORTS = {
     "CaseResult": "toolwall.testing.runner",

@@ -31,11 +31,12 @@ from hypothesis.errors import NoSuchExample, Unsatisfiable
 from toolwall.firewall import Firewall
 from toolwall.model import Action, Caller, Decision, ReasonKind, SessionView, ToolCall
 from toolwall.patterns import covered, matches
+from toolwall.testing import DEFAULT_FUZZ_EXAMPLES
 from toolwall.testing import strategies as tws
 from toolwall.testing.cases import HistoryStep
 from toolwall.testing.hints import Hints, PolicyHints
 
-DEFAULT_EXAMPLES = 100
+DEFAULT_EXAMPLES = DEFAULT_FUZZ_EXAMPLES
 RUNS = (Action.ALLOW, Action.REWRITE)
 
 

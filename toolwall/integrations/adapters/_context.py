@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from toolwall import context
+import toolwall.context as context
 from toolwall.context import Identity
 from toolwall.model import Caller
 

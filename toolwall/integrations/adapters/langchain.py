@@ -51,7 +51,7 @@ from langgraph.graph import END
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Send, interrupt
 
-from toolwall import context as _context
+import toolwall.context as _context
 from toolwall.enforce.settle import denied, refused
 from toolwall.firewall import Firewall
 from toolwall.model import Action, ApprovalAnswer, Caller, Decision, ToolCall
