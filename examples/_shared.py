@@ -14,7 +14,7 @@ from typing import Any
 
 from toolwall import Firewall
 from toolwall.identity.devkeys import generate_private_key, mint_token
-from toolwall.identity.verifier import JWTVerifier
+from toolwall.identity import JWTVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.test_firewall import ScriptedRules
+from tests.pipeline.test_decide import ScriptedRules
 from toolwall import Action, Caller, Decision, Firewall, Reason, ReasonKind
 from toolwall.audit.log import AuditLog
 from toolwall.model import RuleVerdict, TraceEntry

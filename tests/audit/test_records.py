@@ -68,7 +68,7 @@ def test_a_decision_record_holds_what_the_design_lists(path: Path) -> None:
 
 
 def test_results_are_recorded_as_digest_and_size_never_the_content(path: Path) -> None:
-    from tests.test_firewall import ScriptedRules
+    from tests.pipeline.test_decide import ScriptedRules
     from toolwall.model import RuleVerdict
 
     log = AuditLog(path)

@@ -74,7 +74,7 @@ def test_redact_paths_parse_or_say_where_they_fail() -> None:
 
 
 def test_redacted_values_are_scrubbed_from_reasons_too(path: Path) -> None:
-    from tests.test_firewall import ScriptedRules
+    from tests.pipeline.test_decide import ScriptedRules
     from toolwall.model import RuleVerdict
 
     reason = Reason(ReasonKind.RULE, "password hunter2-long was reused", rule="r")

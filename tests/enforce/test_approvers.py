@@ -30,7 +30,7 @@ QUERY = {"sql": "select * from payments", "limit": 5000, "debug": True}
 
 def escalated_rewrite() -> ApprovalRequest:
     """An escalated call whose arguments policy also rewrote (the approver sees the diff)."""
-    from tests.test_firewall import ScriptedRules
+    from tests.pipeline.test_decide import ScriptedRules
 
     reasons = (
         Reason(ReasonKind.RULE, "payments need approval", rule="ask_pay", location="r.tw:4:1"),

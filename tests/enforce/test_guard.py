@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_firewall import ScriptedRules
+from tests.pipeline.test_decide import ScriptedRules
 from toolwall import (
     Action,
     ApprovalAnswer,

@@ -275,7 +275,7 @@ def test_an_approval_runs_only_the_call_it_was_given_for() -> None:
     does not carry to the same call id with other arguments, to another caller, or past its
     expiry."""
     from tests.enforce.test_guard import Desk
-    from tests.test_firewall import ScriptedRules
+    from tests.pipeline.test_decide import ScriptedRules
     from toolwall.model import RuleVerdict
     from toolwall.schemas.registry import SchemaRegistry
     from toolwall.state import MemoryApprovals, MemoryDecisions, MemorySessions, State
