@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from toolwall import Firewall
-from toolwall.identity.devkeys import generate_private_key, mint_token
 from toolwall.identity import JWTVerifier
+from toolwall.identity.devkeys import generate_private_key, mint_token
 
 ROOT = Path(__file__).resolve().parents[1]
 
