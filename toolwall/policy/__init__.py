@@ -10,8 +10,8 @@ closures and indexed by tool name.
 
 from toolwall.policy.ast import Module
 from toolwall.policy.compiled import Assertion, CompiledPolicy
-from toolwall.policy.compiler import RuleEvalError
 from toolwall.policy.diagnostics import Diagnostic
+from toolwall.policy.errors import ParseError, RuleEvalError
 from toolwall.policy.load import (
     check_sources,
     compile_sources,
@@ -19,7 +19,7 @@ from toolwall.policy.load import (
     load_policy,
     rule_files,
 )
-from toolwall.policy.parser import ParseError, parse_text
+from toolwall.policy.parser import parse_text
 
 __all__ = [
     "Assertion",

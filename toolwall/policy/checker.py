@@ -148,12 +148,8 @@ class Checker:
     def _evaluate_lets(self) -> None:
         """`let` values are constants: literals, other lets, and builtins of constants."""
         from toolwall.model import Caller
-        from toolwall.policy.compiler import (
-            CompileError,
-            RuleEvalError,
-            Scope,
-            compile_expr,
-        )
+        from toolwall.policy.compiler import Scope, compile_expr
+        from toolwall.policy.errors import CompileError, RuleEvalError
         from toolwall.state.sessions import SessionState
 
         state: dict[str, str] = {}  # name -> "doing" | "done" | "failed"

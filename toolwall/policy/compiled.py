@@ -16,13 +16,13 @@ from toolwall.policy import ast
 from toolwall.policy.compiler import (
     CompiledRule,
     Env,
-    RuleEvalError,
     Scope,
     _bool,
     compile_expr,
     evaluate_rules,
 )
 from toolwall.policy.diagnostics import Diagnostic
+from toolwall.policy.errors import RuleEvalError
 
 # Tool names seen by one policy are bounded in practice (unknown tools are blocked before the
 # rules stage); the cap keeps a policy with `unknown_tool = "allow"` from growing without end.

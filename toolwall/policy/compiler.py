@@ -21,23 +21,7 @@ from toolwall.model import Action, Caller, Reason, ReasonKind, RuleVerdict, Sess
 from toolwall.patterns import compile_pattern, is_glob
 from toolwall.policy import ast
 from toolwall.policy import builtins as _builtins
-
-
-class RuleEvalError(Exception):
-    """A rule condition cannot be evaluated on this call (a type error or a missing field)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class CompileError(Exception):
-    """A construct the checker should have refused reached the compiler."""
-
-    def __init__(self, loc: ast.Loc, message: str) -> None:
-        super().__init__(f"{loc}: {message}")
-        self.loc = loc
-        self.message = message
+from toolwall.policy.errors import CompileError, RuleEvalError
 
 
 class Env:

@@ -10,9 +10,10 @@ from toolwall.errors import PolicyError
 from toolwall.policy import ast
 from toolwall.policy.checker import check_modules
 from toolwall.policy.compiled import Assertion, CompiledPolicy
-from toolwall.policy.compiler import CompiledRule, CompileError, Scope
+from toolwall.policy.compiler import CompiledRule, Scope
 from toolwall.policy.diagnostics import Diagnostic, sort_key, summary
-from toolwall.policy.parser import ParseError, parse_text
+from toolwall.policy.errors import CompileError, ParseError
+from toolwall.policy.parser import parse_text
 from toolwall.schemas.registry import SchemaRegistry
 
 

@@ -21,15 +21,8 @@ from lark.exceptions import (
 
 from toolwall.policy import ast
 from toolwall.policy.diagnostics import Diagnostic
+from toolwall.policy.errors import ParseError
 from toolwall.policy.lexer import FastContextualLexer
-
-
-class ParseError(Exception):
-    """A `.tw` text is not well formed. `diagnostics` says where and why (usually one)."""
-
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        super().__init__("\n".join(d.render() for d in diagnostics))
-        self.diagnostics = diagnostics
 
 
 def _build_lark(lexer: str | type[FastContextualLexer]) -> Lark:
