@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from toolwall import Action, Caller, Firewall, ToolCall
 from toolwall.errors import PolicyError
 from toolwall.policy import ParseError, compile_sources, parse_text
-from toolwall.policy.parser import KEYWORDS
+from toolwall.policy.syntax_errors import KEYWORDS
 from toolwall.schemas.registry import SchemaRegistry
 from toolwall.state.sessions import SessionState
 
