@@ -37,9 +37,9 @@ SHARED_RULE_NAMES = True
 
 log = logging.getLogger(__name__)
 
-# Texts that reach every terminal and every lexer state the grammar has: comments and blank
-# lines, CRLF, every keyword and operator, a regex beside a division, escapes, numbers of every
-# form, globs, interpolation, an assertion; then an expression alone, and texts both must refuse.
+# Texts in which every terminal of the grammar occurs (a test holds it to that): comments and
+# blank lines, CRLF, every keyword and operator, a regex beside a division, escapes, numbers of
+# every form, globs, interpolation, an assertion; an expression alone; texts both must refuse.
 SELF_TEST_CORPUS: Final[tuple[tuple[str, str], ...]] = (
     (
         "start",
@@ -56,6 +56,7 @@ SELF_TEST_CORPUS: Final[tuple[tuple[str, str], ...]] = (
         'rule r2: on t.x when all g in caller.groups: g != null and g endswith "x" '
         'or 0.25 * 4 >= count("a.*") - 1 or session.tainted == true or caller.claims.k in '
         'company or args.s contains "q" or tool == "t.x" or false escalate\n'
+        "rule r3: on *.run when args.n < 10 and args.m > 2E-3 block\n"
         'assert never allow, rewrite fs.read when not (path(args.path) under "/srv")\n',
     ),
     ("expr", 'replace(args.s, /(a)b/, "\\\\1") + lower("X") == has(args.z)'),

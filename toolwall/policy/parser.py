@@ -12,6 +12,7 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from toolwall.errors import ToolwallError
 from toolwall.policy import ast
 from toolwall.policy.diagnostics import Diagnostic
 from toolwall.policy.errors import ParseError
@@ -81,7 +82,7 @@ def parse_text(text: str, filename: str = "<text>") -> ast.Module:
 # -- parse tree -> AST -------------------------------------------------------------------------
 
 
-class _BuildError(Exception):
+class _BuildError(ToolwallError):
     def __init__(self, loc: ast.Loc, message: str) -> None:
         super().__init__(message)
         self.loc = loc

@@ -5,11 +5,11 @@ its name, its parameters (their static types and forms), its result type, what o
 environment it reads (`needs`), its implementation and a one-line description. The checker types
 calls from it, the compiler turns a call into a closure that calls `implementation` directly
 (the registry is read at compile time only), and `docs/builtins.md` carries the table that
-`reference_table()` renders (a test keeps the two equal).
+`reference.reference_table()` renders from it (a test keeps the two equal).
 
 Adding a builtin: write its implementation (a library function in a module of this package,
 adapted here when it works on strings only), declare it in `BUILTINS`, test it, and regenerate
-the table in docs/builtins.md with `python -m toolwall.policy.builtins.registry docs/builtins.md`.
+the table in docs/builtins.md with `python -m toolwall.policy.builtins.reference docs/builtins.md`.
 
 The implementation is called with, in order: what `needs` names (the session, the caller), then
 one value per parameter: the argument's value for a `value` parameter, the compiled `Regex`
@@ -20,10 +20,8 @@ cannot handle, which fails the rule closed.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal
 
 from toolwall.model import SessionView
@@ -43,8 +41,6 @@ from toolwall.policy.static_types import (
     REGEX,
     STRING,
     Types,
-    article,
-    names,
 )
 
 # How an argument is given: an expression evaluated per call (`value`), a regex known at load
@@ -214,7 +210,8 @@ BUILTINS: Final[Mapping[str, Builtin]] = _declare(
         _TOOLS,
         NUMBER,
         count_calls,
-        "how many earlier calls of the session to matching tools ran (allowed or approved)",
+        "how many earlier calls of this session to tools matching the glob ran (allowed, "
+        "rewritten or approved)",
         needs=("session",),
     ),
     Builtin(
@@ -222,7 +219,7 @@ BUILTINS: Final[Mapping[str, Builtin]] = _declare(
         _TOOLS,
         BOOLEAN,
         called,
-        "whether an earlier call of the session to a matching tool ran",
+        "whether an earlier call of this session to a tool matching the glob ran",
         needs=("session",),
     ),
     Builtin(
@@ -233,48 +230,3 @@ BUILTINS: Final[Mapping[str, Builtin]] = _declare(
         "every match of the regex replaced (RE2 rewrite syntax: `\\0`, `\\1`-`\\9`, `\\\\`)",
     ),
 )
-
-# -- the reference table in docs/builtins.md ----------------------------------------------------
-
-TABLE_START: Final = "<!-- builtins:start -->"
-TABLE_END: Final = "<!-- builtins:end -->"
-
-
-def _describe(param: Param) -> str:
-    if param.form == "reference":
-        return "a field reference (`args.PATH`, `caller.claims.NAME`)"
-    if param.form == "regex":
-        return "a regex literal `/.../` or a `let` bound to one"
-    described = article(names(param.types)) if param.types is not None else "any value"
-    return f"{described} (a tool pattern)" if param.tool_pattern else described
-
-
-def reference_table(builtins: Mapping[str, Builtin] = BUILTINS) -> str:
-    """The Markdown table of every builtin: signature, argument types, result, what it reads."""
-    rows = [
-        "| builtin | arguments | result | reads | gives |",
-        "|---|---|---|---|---|",
-    ]
-    for builtin in builtins.values():
-        signature = f"`{builtin.name}({', '.join(p.name for p in builtin.params)})`"
-        arguments = "; ".join(f"`{p.name}`: {_describe(p)}" for p in builtin.params)
-        rows.append(
-            f"| {signature} | {arguments} | {names(builtin.result)} "
-            f"| {', '.join(builtin.needs) or '-'} | {builtin.doc} |"
-        )
-    return "\n".join(rows)
-
-
-def with_reference_table(markdown: str, builtins: Mapping[str, Builtin] = BUILTINS) -> str:
-    """`markdown` with the text between the table markers replaced by `reference_table()`."""
-    start, end = markdown.find(TABLE_START), markdown.find(TABLE_END)
-    if start < 0 or end < start:
-        raise ValueError(f"no {TABLE_START} ... {TABLE_END} block")
-    head = markdown[: start + len(TABLE_START)]
-    return f"{head}\n{reference_table(builtins)}\n{markdown[end:]}"
-
-
-if __name__ == "__main__":  # python -m toolwall.policy.builtins.registry docs/builtins.md
-    for name in sys.argv[1:]:
-        file = Path(name)
-        file.write_text(with_reference_table(file.read_text("utf-8")), "utf-8")
