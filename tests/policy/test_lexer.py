@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from lark import Lark, Token, Tree
-from lark.exceptions import ConfigurationError, UnexpectedInput
+from lark.exceptions import ConfigurationError
 
 from benchmarks.generated import write_policy
-from tests.policy.test_properties import source_text
+from tests.policy.strategies import source_text
+from toolwall.policy import fastpath
 from toolwall.policy.fastpath import fast_path
 from toolwall.policy.grammar import build_parser, reference_parser
 from toolwall.policy.lexer import FastContextualLexer
@@ -38,16 +39,9 @@ def fast_parser() -> Lark:
 def outcome(parser: Lark, text: str, start: str = "start") -> Any:
     """The tree with every token's type, text and position, or the kind of failure."""
     try:
-        tree = parser.parse(text, start=start)
-    except UnexpectedInput:
-        return "syntax error"
+        return fastpath.outcome(parser, text, start)
     except RecursionError:
         return "too deep"
-    tokens = [
-        (t.type, str(t), t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)
-        for t in tree.scan_values(lambda v: isinstance(v, Token))
-    ]
-    return tree, tokens
 
 
 def same_outcome(text: str, start: str = "start") -> None:
