@@ -111,6 +111,13 @@ def test_configure_leaves_a_switch_it_is_not_given() -> None:
     assert (fast_path().fast_lexer, fast_path().shared_rule_names) == (True, False)
 
 
+def set_up_again(caplog: pytest.LogCaptureFixture) -> fastpath.FastPath:
+    """The fast path set up afresh (self-tests included), its warnings captured."""
+    with caplog.at_level(logging.WARNING, "toolwall.policy.fastpath"):
+        configure()
+        return fast_path()
+
+
 class _ShiftedColumns(FastContextualLexer):
     """A fast lexer gone wrong: every token one column to the right."""
 
@@ -129,9 +136,7 @@ def test_a_fast_lexer_that_lexes_differently_is_switched_off(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(fastpath, "FastContextualLexer", _ShiftedColumns)
-    with caplog.at_level(logging.WARNING, "toolwall.policy.fastpath"):
-        configure()
-        path = fast_path()
+    path = set_up_again(caplog)
     assert not path.fast_lexer and path.shared_rule_names
     assert "lexes differently" in caplog.text
     assert path.parser is not None and path.parser.options.lexer == "contextual"
@@ -146,9 +151,7 @@ def test_a_fast_lexer_lark_does_not_call_is_switched_off(
         return build_parser("contextual")
 
     monkeypatch.setattr(fastpath, "build_parser", contextual_whatever_asked)
-    with caplog.at_level(logging.WARNING, "toolwall.policy.fastpath"):
-        configure()
-        path = fast_path()
+    path = set_up_again(caplog)
     assert not path.fast_lexer
     assert "did not use the fast lexer" in caplog.text
 
@@ -162,9 +165,7 @@ def test_a_fast_lexer_lark_refuses_is_switched_off(
         return build_parser(lexer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fastpath, "build_parser", refusing)
-    with caplog.at_level(logging.WARNING, "toolwall.policy.fastpath"):
-        configure()
-        path = fast_path()
+    path = set_up_again(caplog)
     assert not path.fast_lexer and path.shared_rule_names
     assert "cannot be set up (custom lexers are gone)" in caplog.text
 
@@ -196,9 +197,7 @@ def test_a_swap_that_changes_a_parse_is_switched_off_on_a_fresh_table(
         return True
 
     monkeypatch.setattr(fastpath, "share_rule_names", corrupting)
-    with caplog.at_level(logging.WARNING, "toolwall.policy.fastpath"):
-        configure()
-        path = fast_path()
+    path = set_up_again(caplog)
     assert path.fast_lexer and not path.shared_rule_names
     assert "shared rule names failed their self-test" in caplog.text
     assert corrupted and path.parser is not corrupted[0]
