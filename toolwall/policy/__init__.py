@@ -4,8 +4,21 @@ closures and indexed by tool name.
     policy = load_policy([Path("rules")], SchemaRegistry.load("schemas"))
     Firewall(schemas=schemas, rules=policy)
 
-`grammar.lark` is the language; `parser` builds the AST (`ast`), `checker` finds the errors
-(`diagnostics`), `compiler` builds the closures and `compiled` holds the rules stage.
+One way through, one module per job (`load` drives it):
+
+- parse: `grammar.lark` is the language; `grammar` builds the Lark parsers, `fastpath` the fast
+  one (`lexer` and shared rule names, each self-tested, each with an off switch), `parser` turns
+  text into the syntax tree (`ast`), `syntax_errors` words what does not parse;
+- check: `checker` (statements, `let` folding by `constants`), `typecheck` (expressions),
+  `schema_lookup` (what the schemas say about `args.PATH`), `static_types`; findings are
+  `diagnostics`;
+- compile: `compiler` turns the tree into closures (`env`), a `compiled_rule` per rule, and the
+  `compiled` policy that indexes them;
+- evaluate: `evaluate` runs a call's rules and combines their verdicts.
+
+What values and operators mean is `semantics`, shared by the checker, the folder and the
+compiler; the builtins are declared once in `builtins.registry`, with their implementations in
+`builtins` (hosts, urls, private, paths, regexes). Every exception is in `errors`.
 """
 
 from toolwall.policy.ast import Module

@@ -22,7 +22,7 @@ from typing import Any
 from toolwall.model import Action
 from toolwall.policy import ast
 from toolwall.policy.builtins.regexes import Regex
-from toolwall.policy.builtins.registry import BUILTINS, Builtin
+from toolwall.policy.builtins.registry import BUILTINS, Builtin, Need
 from toolwall.policy.compiled import Assertion
 from toolwall.policy.compiled_rule import CompiledRewrite, CompiledRule
 from toolwall.policy.constants import constant_regex
@@ -346,7 +346,7 @@ def _compile_quantifier(node: ast.Quantifier, scope: Scope) -> Fn:
 # -- builtin calls -----------------------------------------------------------------------------
 
 # Where a builtin's `needs` come from.
-_NEEDED: dict[str, Fn] = {
+_NEEDED: dict[Need, Fn] = {
     "session": lambda env: env.session,
     "caller": lambda env: env.caller,
 }

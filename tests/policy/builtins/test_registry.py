@@ -78,7 +78,7 @@ def test_a_builtin_is_constant_when_it_reads_nothing_of_the_call() -> None:
 def test_a_name_is_declared_once() -> None:
     lower = BUILTINS["lower"]
     with pytest.raises(ValueError, match="declared twice"):
-        registry._declare(lower, lower)
+        registry.declare(lower, lower)
 
 
 def _in_group(caller: Caller, group: Any) -> bool:

@@ -144,7 +144,8 @@ _URL: Final = (Param("url", STRING),)
 _TOOLS: Final = (Param("pattern", STRING, tool_pattern=True),)
 
 
-def _declare(*builtins: Builtin) -> Mapping[str, Builtin]:
+def declare(*builtins: Builtin) -> Mapping[str, Builtin]:
+    """The registry of `builtins` by name; a name declared twice is a mistake."""
     table: dict[str, Builtin] = {}
     for builtin in builtins:
         if builtin.name in table:
@@ -153,7 +154,7 @@ def _declare(*builtins: Builtin) -> Mapping[str, Builtin]:
     return table
 
 
-BUILTINS: Final[Mapping[str, Builtin]] = _declare(
+BUILTINS: Final[Mapping[str, Builtin]] = declare(
     Builtin(
         "len",
         (Param("x", STRING | LIST | OBJECT),),
