@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,14 +19,12 @@ rule other: on email.read when args.folder == "sent" block
 
 
 @pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    present = [m for m in cli.COMMANDS if importlib.util.find_spec(m) is not None]
-    monkeypatch.setattr(cli, "COMMANDS", present)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.console, "width", 400)  # one tree node per line
 
 
 def test_explain_shows_rules_values_and_errors(
-    tmp_path: Path, commands: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, wide_console: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "r.tw").write_text(RULES, encoding="utf-8")
     config = tmp_path / "toolwall.toml"

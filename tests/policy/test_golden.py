@@ -5,7 +5,6 @@ Regenerate after an intended change with `python tests/policy/golden_tool.py` an
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -53,13 +52,6 @@ def test_load_policy_refuses_broken_files(name: str) -> None:
     assert all(getattr(d, "file", "").endswith(f"{name}.tw") for d in info.value.diagnostics)
 
 
-@pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the command modules present in this tree (others arrive from other branches)."""
-    present = [m for m in cli.COMMANDS if importlib.util.find_spec(m) is not None]
-    monkeypatch.setattr(cli, "COMMANDS", present)
-
-
 def _config(tmp_path: Path, rules: str) -> Path:
     config = tmp_path / "toolwall.toml"
     schemas = (ROOT / "schemas").as_posix()
@@ -69,7 +61,7 @@ def _config(tmp_path: Path, rules: str) -> Path:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_toolwall_check_exit_status_on_each_golden_file(
-    name: str, tmp_path: Path, commands: None, capsys: pytest.CaptureFixture[str]
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.copy(GOLDEN / f"{name}.tw", tmp_path / f"{name}.tw")
     code = cli.main(["check", "--config", str(_config(tmp_path, f"{name}.tw"))])
@@ -79,21 +71,19 @@ def test_toolwall_check_exit_status_on_each_golden_file(
     assert code == (1 if _errors(name) else 0)
 
 
-def test_toolwall_check_on_the_demo_policy_exits_0(
-    commands: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_toolwall_check_on_the_demo_policy_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check", "--config", str(ROOT / "toolwall.toml")]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out
 
 
-def test_toolwall_check_exit_2_on_a_broken_config(tmp_path: Path, commands: None) -> None:
+def test_toolwall_check_exit_2_on_a_broken_config(tmp_path: Path) -> None:
     config = tmp_path / "toolwall.toml"
     config.write_text("[policy]\nschemas = 3\n", encoding="utf-8")
     assert cli.main(["check", "--config", str(config)]) == 2
 
 
 def test_toolwall_check_shows_identity_warnings(
-    tmp_path: Path, commands: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "r.tw").write_text("rule r: on db.query block\n", encoding="utf-8")
     config = _config(tmp_path, "r.tw")

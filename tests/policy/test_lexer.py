@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from lark import Lark, Token, Tree
-from lark.exceptions import ConfigurationError, UnexpectedInput
+from lark.exceptions import ConfigurationError
 
 from benchmarks.generated import write_policy
-from tests.policy.test_properties import source_text
+from tests.policy.strategies import source_text
+from toolwall.policy import fastpath
+from toolwall.policy.fastpath import fast_path
+from toolwall.policy.grammar import build_parser, reference_parser
 from toolwall.policy.lexer import FastContextualLexer
-from toolwall.policy.parser import _build_lark, _fast_lark, _lark, parse_text
+from toolwall.policy.parser import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted(
@@ -27,23 +30,22 @@ RULE_FILES = sorted(
 )
 
 
+def fast_parser() -> Lark:
+    parser = fast_path().parser
+    assert parser is not None and fast_path().fast_lexer
+    return parser
+
+
 def outcome(parser: Lark, text: str, start: str = "start") -> Any:
     """The tree with every token's type, text and position, or the kind of failure."""
     try:
-        tree = parser.parse(text, start=start)
-    except UnexpectedInput:
-        return "syntax error"
+        return fastpath.outcome(parser, text, start)
     except RecursionError:
         return "too deep"
-    tokens = [
-        (t.type, str(t), t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column)
-        for t in tree.scan_values(lambda v: isinstance(v, Token))
-    ]
-    return tree, tokens
 
 
 def same_outcome(text: str, start: str = "start") -> None:
-    assert outcome(_fast_lark(), text, start) == outcome(_lark(), text, start)
+    assert outcome(fast_parser(), text, start) == outcome(reference_parser(), text, start)
 
 
 def test_every_rule_file_in_the_repository_lexes_the_same() -> None:
@@ -60,7 +62,7 @@ def test_a_generated_policy_lexes_the_same(tmp_path: Path) -> None:
 def test_regex_literal_and_division_are_told_apart_by_the_parser_state() -> None:
     text = 'rule r: on t.x when args.a / 2 > 1 and args.s matches /a\\/b/i block because "x"'
     same_outcome(text)
-    tree = _fast_lark().parse(text, start="start")
+    tree = fast_parser().parse(text, start="start")
     kinds = [t.type for t in tree.scan_values(lambda v: isinstance(v, Token))]
     assert "REGEX" in kinds and "SLASH" in kinds
 
@@ -68,7 +70,7 @@ def test_regex_literal_and_division_are_told_apart_by_the_parser_state() -> None
 def test_lines_and_columns_count_across_comments_and_blank_lines() -> None:
     text = '# head\n\n  rule r:   # note\n\ton\n   t.x\n block because "é ü"\n'
     same_outcome(text)
-    tree = _fast_lark().parse(text, start="start")
+    tree = fast_parser().parse(text, start="start")
     pattern = next(tree.scan_values(lambda v: isinstance(v, Token) and v.type == "PATTERN"))
     assert (pattern.line, pattern.column, pattern.end_column) == (5, 4, 7)
 
@@ -87,7 +89,7 @@ def test_any_interpolated_expression_lexes_the_same(text: str) -> None:
 
 def test_a_syntax_error_is_reported_by_the_reference_lexer() -> None:
     """The fast lexer has no diagnostics: the error users see is Lark's, with its hints."""
-    from toolwall.policy.parser import ParseError
+    from toolwall.policy.errors import ParseError
 
     with pytest.raises(ParseError) as info:
         parse_text("rule r: on t.x when args.a == @ block", "bad.tw")
@@ -109,9 +111,9 @@ def test_grammars_whose_lexing_it_does_not_reproduce_are_refused() -> None:
 
 
 def test_both_parsers_are_built_from_the_same_grammar() -> None:
-    fresh = _build_lark("contextual")
-    assert {t.name for t in fresh.terminals} == {t.name for t in _fast_lark().terminals}
-    assert isinstance(_fast_lark().parse("let x = 1", start="start"), Tree)
+    fresh = build_parser("contextual")
+    assert {t.name for t in fresh.terminals} == {t.name for t in fast_parser().terminals}
+    assert isinstance(fast_parser().parse("let x = 1", start="start"), Tree)
 
 
 KEYWORD_GRAMMAR = r"""

@@ -1,4 +1,5 @@
-"""The syntax tree of a `.tw` file: small frozen dataclasses, each with its location.
+"""The syntax tree of a `.tw` file: small frozen dataclasses, each with its location, and walks
+over expressions.
 
 The parser builds these from Lark's parse tree; the checker reads them against the tool schemas;
 the compiler turns them into closures. Nothing here evaluates anything.
@@ -6,6 +7,7 @@ the compiler turns them into closures. Nothing here evaluates anything.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +90,11 @@ class Ref:
             else:
                 out.append("[...]")
         return "".join(out)
+
+    def dotted_upto(self, count: int) -> str:
+        """The reference with only its first `count` steps, as written: what a type error found
+        on the way names (`args.a is a string, not an object`)."""
+        return Ref(self.root, self.steps[:count], self.loc).dotted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,3 +270,53 @@ def literal_value(node: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return -value
     raise ValueError("not a constant literal")
+
+
+# -- walks -------------------------------------------------------------------------------------
+
+
+def free_refs(expr: Expr, bound: frozenset[str] = frozenset()) -> Iterator[Ref]:
+    """Every free reference in an expression (quantifier variables excluded)."""
+    if isinstance(expr, Ref):
+        if expr.root not in bound:
+            yield expr
+        for step in expr.steps:
+            if isinstance(step, Index):
+                yield from free_refs(step.expr, bound)
+    elif isinstance(expr, ListExpr):
+        for item in expr.items:
+            yield from free_refs(item, bound)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            yield from free_refs(arg, bound)
+    elif isinstance(expr, Unary):
+        yield from free_refs(expr.operand, bound)
+    elif isinstance(expr, BoolOp | Binary | Compare):
+        yield from free_refs(expr.left, bound)
+        yield from free_refs(expr.right, bound)
+    elif isinstance(expr, Quantifier):
+        yield from free_refs(expr.collection, bound)
+        yield from free_refs(expr.body, bound | {expr.var})
+
+
+def calls_in(expr: Expr) -> Iterator[Call]:
+    """Every builtin call in an expression, outermost first."""
+    if isinstance(expr, Call):
+        yield expr
+        for arg in expr.args:
+            yield from calls_in(arg)
+    elif isinstance(expr, ListExpr):
+        for item in expr.items:
+            yield from calls_in(item)
+    elif isinstance(expr, Unary):
+        yield from calls_in(expr.operand)
+    elif isinstance(expr, BoolOp | Binary | Compare):
+        yield from calls_in(expr.left)
+        yield from calls_in(expr.right)
+    elif isinstance(expr, Quantifier):
+        yield from calls_in(expr.collection)
+        yield from calls_in(expr.body)
+    elif isinstance(expr, Ref):
+        for step in expr.steps:
+            if isinstance(step, Index):
+                yield from calls_in(step.expr)

@@ -1,4 +1,4 @@
-"""A compiled policy: the rules stage the engine calls (`RuleEngine`), and the assertions.
+"""A compiled policy: the rules stage the pipeline calls (`RuleEngine`), and the assertions.
 
 Rules are indexed by tool name: a dict from exact names to rules, plus the glob rules. The rules
 covering one tool are resolved once per tool name and cached, so a decision costs the rules of
@@ -12,17 +12,11 @@ from typing import Any
 
 from toolwall.model import ALLOW_VERDICT, Action, Caller, RuleVerdict, SessionView
 from toolwall.patterns import compile_pattern, is_glob
-from toolwall.policy import ast
-from toolwall.policy.compiler import (
-    CompiledRule,
-    Env,
-    RuleEvalError,
-    Scope,
-    _bool,
-    compile_expr,
-    evaluate_rules,
-)
+from toolwall.policy.compiled_rule import CompiledRule
 from toolwall.policy.diagnostics import Diagnostic
+from toolwall.policy.env import Env, Fn
+from toolwall.policy.evaluate import evaluate_rules
+from toolwall.policy.semantics import require_bool
 
 # Tool names seen by one policy are bounded in practice (unknown tools are blocked before the
 # rules stage); the cap keeps a policy with `unknown_tool = "allow"` from growing without end.
@@ -68,16 +62,25 @@ class Assertion:
     evaluation error (missing field, type error) counts as a violation, like a rule fails closed.
     """
 
-    __slots__ = ("_cond", "_slots", "actions", "location", "name", "patterns", "source")
+    __slots__ = ("_condition", "_slots", "actions", "location", "name", "patterns", "source")
 
-    def __init__(self, node: ast.Assert, scope: Scope) -> None:
-        self.name = f"assert@{node.loc.file}:{node.loc.line}"
-        self.location = str(node.loc)
-        self.source = node.source
-        self.actions = frozenset(Action(a) for a in node.actions)
-        self.patterns = tuple(p.text for p in node.patterns)
-        self._cond = compile_expr(node.when, scope)
-        self._slots = scope.max_depth
+    def __init__(
+        self,
+        name: str,
+        location: str,
+        source: str,
+        actions: frozenset[Action],
+        patterns: tuple[str, ...],
+        condition: Fn,
+        slots: int,
+    ) -> None:
+        self.name = name
+        self.location = location
+        self.source = source
+        self.actions = actions
+        self.patterns = patterns
+        self._condition = condition
+        self._slots = slots
 
     def covers(self, tool: str) -> bool:
         return any(compile_pattern(p)(tool) for p in self.patterns)
@@ -93,10 +96,9 @@ class Assertion:
         if action not in self.actions or not self.covers(tool):
             return False
         try:
-            return _bool(self._cond(Env(args, caller, session, tool, self._slots)), "`when`")
-        except RuleEvalError:
-            return True
-        except Exception:  # fail closed, as rules do
+            env = Env(args, caller, session, tool, self._slots)
+            return require_bool(self._condition(env), "`when`")
+        except Exception:  # a rule error (RuleEvalError) or anything else: fail closed, as rules do
             return True
 
     def __repr__(self) -> str:

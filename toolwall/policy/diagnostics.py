@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from toolwall.policy.ast import Loc
@@ -72,6 +73,26 @@ class Diagnostic:
 
     def __str__(self) -> str:
         return self.render()
+
+
+@dataclass
+class Findings:
+    """The diagnostics a check collects, each with its line of `sources` (file name -> text)."""
+
+    sources: Mapping[str, str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: int = 0
+
+    def error(self, loc: Loc, message: str) -> None:
+        self.errors += 1
+        self.diagnostics.append(
+            Diagnostic.at("error", loc, message, self.sources.get(loc.file, ""))
+        )
+
+    def warning(self, loc: Loc, message: str) -> None:
+        self.diagnostics.append(
+            Diagnostic.at("warning", loc, message, self.sources.get(loc.file, ""))
+        )
 
 
 def sort_key(diagnostic: Diagnostic) -> tuple[str, int, int, str]:

@@ -10,15 +10,16 @@ longest pattern text, name), one Python-`re` alternation, and Lark's rule that a
 regex terminal also matches is lexed as that keyword. Only the bookkeeping around the match is
 leaner. It has no error reporting of its own: where it finds no token it raises, and the parser
 (`toolwall.policy.parser`) parses the text again with Lark's lexer, whose diagnostics users see.
-`tests/policy/test_lexer.py` checks both lexers token for token over every rule file we have and
-over generated text.
+`toolwall.policy.fastpath` tests it against Lark's lexer whenever it sets the parser up (and
+switches it off if it differs); `tests/policy/test_lexer.py` checks both lexers token for token
+over every rule file we have and over generated text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from lark import Token
 from lark.common import LexerConf
@@ -67,6 +68,9 @@ class FastContextualLexer(Lexer):
 
     __future_interface__ = 2  # lex(lexer_state, parser_state): the parser state picks terminals
 
+    # Texts lexed by any instance: the self-test's proof that Lark really calls this lexer.
+    texts_lexed: ClassVar[int] = 0
+
     def __init__(self, conf: LexerConf) -> None:
         if conf.callbacks or conf.use_bytes or conf.postlex is not None:
             raise ConfigurationError("FastContextualLexer: no lexer callbacks, bytes or postlex")
@@ -88,6 +92,7 @@ class FastContextualLexer(Lexer):
         return scanner
 
     def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Token]:
+        FastContextualLexer.texts_lexed += 1
         text: Any = lexer_state.text
         if isinstance(text, str):  # Lark 1.2 passes the text; 1.3 a slice of it
             pos, end = 0, len(text)

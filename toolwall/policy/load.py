@@ -1,4 +1,7 @@
-"""Rule files -> checked, compiled policy. `load_policy` is what `toolwall.loader` calls."""
+"""Rule files -> checked, compiled policy: the one way through (parse, check, compile).
+
+`load_policy` is what `toolwall.loader` calls; `check_sources` is what `toolwall check` shows.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from toolwall.errors import PolicyError
 from toolwall.policy import ast
 from toolwall.policy.checker import check_modules
 from toolwall.policy.compiled import Assertion, CompiledPolicy
-from toolwall.policy.compiler import CompiledRule, CompileError, Scope
+from toolwall.policy.compiled_rule import CompiledRule
+from toolwall.policy.compiler import Scope, compile_assertion, compile_rule
 from toolwall.policy.diagnostics import Diagnostic, sort_key, summary
-from toolwall.policy.parser import ParseError, parse_text
+from toolwall.policy.errors import CompileError, ParseError
+from toolwall.policy.parser import parse_text
 from toolwall.schemas.registry import SchemaRegistry
 
 
@@ -121,9 +126,9 @@ def _compile_sources(sources: list[tuple[str, str]], schemas: SchemaRegistry) ->
         for module in modules:
             for stmt in module.statements:
                 if isinstance(stmt, ast.Rule):
-                    rules.append(CompiledRule(stmt, scope, len(rules)))
+                    rules.append(compile_rule(stmt, scope, len(rules)))
                 elif isinstance(stmt, ast.Assert):
-                    assertions.append(Assertion(stmt, scope))
+                    assertions.append(compile_assertion(stmt, scope))
                 elif isinstance(stmt, ast.Taint):
                     taints.extend(p.text for p in stmt.patterns if p.text not in taints)
     except CompileError as exc:  # the checker lets nothing through that fails here

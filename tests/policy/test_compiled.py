@@ -1,15 +1,62 @@
-"""`assert never ...`: parsed, checked and compiled to `Assertion` objects for `toolwall fuzz`."""
+"""The compiled policy: rules indexed by tool name, taint patterns, and `assert never ...`
+compiled to `Assertion` objects for `toolwall fuzz`."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.policy.conftest import ROOT
+from tests.policy.conftest import ROOT, firewall_for
 from toolwall import Action, Caller, Firewall, ToolCall
-from toolwall.errors import PolicyError
+from toolwall.model import RuleVerdict
+from toolwall.pipeline.rules import RuleEngine
 from toolwall.policy import compile_text, load_policy
 from toolwall.schemas.registry import SchemaRegistry
 from toolwall.state.memory import SessionState
+
+
+def test_rules_are_indexed_by_tool(schemas: SchemaRegistry) -> None:
+    policy = compile_text(
+        """
+        rule a: on db.query block
+        rule b: on db.* block
+        rule c: on *.read block
+        rule d: on fs.read, db.query block
+        """,
+        schemas,
+    )
+    assert isinstance(policy, RuleEngine)
+    assert policy.rules_for("db.query") == ["a", "b", "d"]
+    assert policy.rules_for("fs.read") == ["c", "d"]
+    assert policy.rules_for("email.send") == []
+    verdict = policy.evaluate("email.send", {}, Caller(), SessionState())
+    assert verdict == RuleVerdict(Action.ALLOW)
+
+
+def test_a_large_policy_costs_only_the_rules_of_the_called_tool(schemas: SchemaRegistry) -> None:
+    lines = [
+        f'rule r{i}: on db.query when args.sql == "q{i}" and args.limit > {i % 100} block'
+        for i in range(5000)
+    ]
+    lines += [f'rule f{i}: on fs.read when args.path == "/p{i}" block' for i in range(5000)]
+    lines.append('rule mine: on email.read when args.folder == "archive" block')
+    policy = compile_text("\n".join(lines), schemas)
+    assert len(policy) == 10001
+    verdict = policy.evaluate("email.read", {"folder": "archive"}, Caller(), SessionState())
+    assert verdict.action is Action.BLOCK
+    assert [t.rule for t in verdict.trace] == ["mine"]  # nothing else was evaluated
+
+
+def test_taint_patterns(schemas: SchemaRegistry, alice: Caller) -> None:
+    fw = firewall_for(
+        schemas,
+        "taint web.*, email.read\nrule pay: on bank.transfer when session.tainted block",
+    )
+    assert fw.rules.taints("web.fetch") and fw.rules.taints("email.read")
+    assert not fw.rules.taints("email.send")
+    read = ToolCall(tool="email.read", args={"folder": "inbox"})
+    assert fw.record_result(read, "hello", session="t") is True
+    assert fw.record_result(read, "hello", session="u") is True
+    send = ToolCall(tool="email.send", args={"to": ["a@b.test"], "subject": "s", "body": "b"})
+    assert fw.record_result(send, "sent", session="v") is False
+
 
 POLICY = """
 let company = ["acme.test"]
@@ -76,12 +123,3 @@ def test_the_demo_policy_satisfies_its_assertions(schemas: SchemaRegistry) -> No
                 args,
                 decision.action,
             )
-
-
-def test_assertions_are_checked_like_rules(schemas: SchemaRegistry) -> None:
-    with pytest.raises(PolicyError) as info:
-        compile_text("assert never allow fs.read when args.pth == 1", schemas, "p.tw")
-    assert "p.tw:1:33: error: args.pth is not in the schema of fs.read" in str(info.value)
-    with pytest.raises(PolicyError) as info:
-        compile_text("assert never allow, allow fs.read when true", schemas, "p.tw")
-    assert "action `allow` is listed twice" in str(info.value)
