@@ -157,6 +157,63 @@ class ApprovalsConfig(_Section):
     ttl_s: float = Field(default=900.0, gt=0)
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+"""URL schemes of a single Redis (or Valkey) server, as the `redis` client reads them; with
+`+cluster` (Redis Cluster) or `+sentinel` (a primary found through Sentinel) after redis/rediss."""
+
+
+class StateConfig(_Section):
+    """Where sessions, approvals and call-id decisions live (`toolwall.state`).
+
+    `url`: a Redis URL (`redis://host:6379/0`, `rediss://user:pass@host`; `${VAR}` is taken
+    from the environment when the state is built, so a password need not sit in the file), or
+    the SQLite file for `backend = "sqlite"`. The bounds apply to every backend, except
+    `max_sessions`, which bounds the memory backend (Redis and SQLite are bounded by
+    `session_ttl_s` and the server's own memory).
+    """
+
+    backend: Literal["memory", "sqlite", "redis"] = "memory"
+    url: str = ""
+    key_prefix: str = Field(default="toolwall:", min_length=1, max_length=64)
+    session_ttl_s: float = Field(default=86_400.0, gt=0)
+    timeout_s: float = Field(default=0.5, gt=0, le=60)
+    max_sessions: int = Field(default=10_000, gt=0)
+    max_tools_per_session: int = Field(default=256, gt=0, le=65_535)
+    max_remembered_calls: int = Field(default=1024, gt=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _url_for_backend(self) -> StateConfig:
+        if self.backend == "memory":
+            if self.url:
+                raise ValueError(
+                    'url: the memory backend has no url (set backend = "sqlite" or "redis")'
+                )
+            return self
+        if not self.url:
+            example = "redis://127.0.0.1:6379/0" if self.backend == "redis" else "state.db"
+            raise ValueError(f'backend = "{self.backend}" needs a url, e.g. url = "{example}"')
+        if self.backend == "redis":
+            scheme = self.url.partition("://")[0].lower()
+            base, _, mode = scheme.partition("+")
+            if (
+                "://" not in self.url
+                or base not in REDIS_SCHEMES
+                or mode
+                not in (
+                    "",
+                    "cluster",
+                    "sentinel",
+                )
+                or (mode and base == "unix")
+            ):
+                raise ValueError(
+                    f"url: {self.url.partition('://')[0]!r} is not a Redis URL scheme (redis://, "
+                    "rediss://, unix://, redis+cluster://, redis+sentinel://, and the same "
+                    "with rediss)"
+                )
+        return self
+
+
 class McpServerConfig(_Section):
     command: str | None = None
     args: list[str] = Field(default_factory=list)
@@ -210,6 +267,7 @@ class Config(_Section):
     identity: IdentityConfig | None = None
     audit: AuditConfig | None = None
     approvals: ApprovalsConfig = ApprovalsConfig()
+    state: StateConfig = StateConfig()
     mcp: McpConfig = McpConfig()
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     path: Path | None = Field(default=None, exclude=True)

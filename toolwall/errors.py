@@ -47,3 +47,9 @@ class Blocked(ToolwallError):
     def __init__(self, decision: Decision) -> None:
         super().__init__(decision.message())
         self.decision = decision
+
+
+class StateIncomplete(ToolwallError):
+    """The session state cannot answer a question exactly (a window longer than what it
+    remembers, a window it was not asked to fetch). Inside a rule this is a rule error: the
+    rule fails closed."""

@@ -31,8 +31,8 @@ from toolwall.pipeline.decide import Pipeline, unpack
 from toolwall.pipeline.identify import TokenVerifier
 from toolwall.pipeline.rules import NoRules, RuleEngine
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.base import State, caller_key
-from toolwall.state.memory import MemoryApprovals, MemoryDecisions, MemorySessions
+from toolwall.state.base import State, StateError, caller_key
+from toolwall.state.memory import memory_state
 
 logger = logging.getLogger("toolwall")
 
@@ -67,12 +67,7 @@ class Firewall:
         audit_sink: AuditSink = audit if audit is not None else AuditLog()
         the_approver: Approver = approver if approver is not None else DenyAll()
         if state is None:
-            store = getattr(the_approver, "store", None)
-            state = State(
-                sessions=MemorySessions(),
-                approvals=store if store is not None else MemoryApprovals(),
-                decisions=MemoryDecisions(),
-            )
+            state = memory_state(getattr(the_approver, "store", None))
         self.state = state
         self.config = config
         self.pipeline = Pipeline(
@@ -181,10 +176,19 @@ class Firewall:
         who, _ = self.pipeline.identify(caller, token)
         key = (caller_key(who), session if session is not None else who.session, call.id)
         digest = args_digest([call.tool, call.args])
-        decision = self.state.decisions.get(key, digest)
+        # A decision store that fails is a cache miss: the call is decided (and audited) again,
+        # which is never more permissive; the turn then meets the state's failure itself.
+        try:
+            decision = self.state.decisions.get(key, digest)
+        except StateError as exc:
+            logger.warning("toolwall: decision by call id unavailable: %s", exc)
+            decision = None
         if decision is None:
             decision = self.decide(call, caller=caller, token=token, session=session)
-            self.state.decisions.put(key, digest, decision)
+            try:
+                self.state.decisions.put(key, digest, decision)
+            except StateError as exc:
+                logger.warning("toolwall: decision by call id not stored: %s", exc)
         return decision
 
     def decided(
@@ -197,7 +201,11 @@ class Firewall:
         """The last decision made by `decide_once` for this caller's `call_id` in `session`."""
         who, _ = self.pipeline.identify(caller, token)
         key = (caller_key(who), session if session is not None else who.session, call_id)
-        return self.state.decisions.latest(key)
+        try:
+            return self.state.decisions.latest(key)
+        except StateError as exc:
+            logger.warning("toolwall: decision by call id unavailable: %s", exc)
+            return None
 
     # -- escalations --------------------------------------------------------------------------
 

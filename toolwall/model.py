@@ -57,6 +57,7 @@ class ReasonKind(StrEnum):
     APPROVAL = "approval"
     AUDIT = "audit"
     UPSTREAM = "upstream"
+    STATE = "state"
     INTERNAL = "internal_error"
 
 
@@ -288,6 +289,38 @@ class SessionView(Protocol):
         ...
 
     def called(self, pattern: str) -> bool: ...
+
+    def count_within(self, pattern: str, seconds: float) -> int:
+        """How many calls of this session to tools matching `pattern` ran in the last `seconds`.
+
+        Exact, or `StateIncomplete` when the state no longer remembers the whole window."""
+        ...
+
+    def caller_count_within(self, pattern: str, seconds: float) -> int:
+        """The same across every session of the caller the call is decided for."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNeeds:
+    """What the rules covering one tool read of the past, known when the policy loads.
+
+    The state backends use it to answer a decision in one round trip: `reads` says whether the
+    rules read the session at all (`session.*`, `count()`, ...), `windows` and `caller_windows`
+    the time windows (seconds) of `count_within()` and `caller_count_within()` they ask about.
+    A call whose rules read nothing needs no read, only the recording of the call if it runs.
+    """
+
+    reads: bool = True
+    windows: frozenset[float] = frozenset()
+    caller_windows: frozenset[float] = frozenset()
+
+
+READS_NOTHING = SessionNeeds(reads=False)
+"""The needs of a tool no rule reading the session covers."""
+
+READS_SESSION = SessionNeeds()
+"""What to assume of a rule engine that cannot say: it reads the session, but no windows."""
 
 
 @dataclass(frozen=True, slots=True)

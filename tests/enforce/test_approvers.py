@@ -158,7 +158,7 @@ def test_approved_calls_count_in_their_session() -> None:
     firewall = open_firewall(AuditLog(), escalate_rules("pay"), approver=Callback(lambda r: True))
     firewall.run({"tool": "pay", "args": {}}, lambda: None, BOB, session="s")
     assert firewall.session("s").count("pay") == 1
-    assert firewall.session("s").history[-1].action == "approved"
+    assert firewall.session("s").count_within("pay", 60) == 1
 
 
 def test_deny_all_denies_and_says_why() -> None:

@@ -66,8 +66,9 @@ def test_calls_are_checked_against_the_registry(schemas: SchemaRegistry) -> None
         schemas,
     )
     assert found == [
-        "3:26: error: unknown function `lenn()`; did you mean `len`? (known: called, count, "
-        "domain, has, host, is_private, len, lower, path, replace, scheme, upper)",
+        "3:26: error: unknown function `lenn()`; did you mean `len`? (known: called, "
+        "caller_count_within, count, count_within, domain, has, host, is_private, len, lower, "
+        "path, replace, scheme, upper)",
         "3:48: error: len() takes 1 argument, 2 given",
         "3:76: error: len() needs a string or list or object, but this is a number",
         '3:101: warning: "nothing.*" matches no known tool, so count() is always 0',

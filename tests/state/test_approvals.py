@@ -24,11 +24,18 @@ Clock = list[float]
 StoreFactory = Callable[[Clock], ApprovalStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     def make(now: Clock) -> ApprovalStore:
         if request.param == "memory":
             return MemoryApprovals(clock=lambda: now[0])
+        if request.param == "redis":
+            from toolwall.state.redis_approvals import RedisApprovals
+            from toolwall.state.redis_engine import RedisEngine
+
+            url = request.getfixturevalue("redis_server").url
+            engine = RedisEngine(url, key_prefix=f"{tmp_path.name}:")
+            return RedisApprovals(engine, clock=lambda: now[0])
         return SQLiteApprovals(tmp_path / "approvals.db", clock=lambda: now[0])
 
     return make

@@ -39,7 +39,14 @@ from toolwall.model import (
     ReasonKind,
     TraceEntry,
 )
-from toolwall.state.base import ApprovalError, ApprovalRecord, ApprovalStore, SessionStore
+from toolwall.state.base import (
+    ApprovalError,
+    ApprovalRecord,
+    ApprovalStore,
+    SessionStore,
+    StateError,
+    caller_key,
+)
 
 logger = logging.getLogger("toolwall")
 
@@ -120,7 +127,14 @@ class Settlement:
 
     def settle(self, decision: Decision) -> Decision:
         """Ask the configured approver about an escalated decision; a failing approver, or a
-        store that cannot take the request, is a denial. Other actions pass through."""
+        store that cannot take the request, is a denial; a state backend that fails is a block
+        (reason kind `state`). Other actions pass through."""
+        try:
+            return self._settle(decision)
+        except StateError as exc:
+            return state_failed(decision, exc)
+
+    def _settle(self, decision: Decision) -> Decision:
         if decision.action is not Action.ESCALATE:
             return decision
         try:
@@ -139,6 +153,12 @@ class Settlement:
 
     async def asettle(self, decision: Decision) -> Decision:
         """`settle` for async code: the event loop runs on while a person answers."""
+        try:
+            return await self._asettle(decision)
+        except StateError as exc:
+            return state_failed(decision, exc)
+
+    async def _asettle(self, decision: Decision) -> Decision:
         if decision.action is not Action.ESCALATE:
             return decision
         try:
@@ -169,6 +189,12 @@ class Settlement:
         """Settle a call whose answer came from outside the approver, by call id: the answer
         (a framework's human-in-the-loop, an interrupt) was given for the approval this call id
         opened, and releases `decision` only if it is that same call."""
+        try:
+            return self._conclude_call(decision, answer)
+        except StateError as exc:
+            return state_failed(decision, exc)
+
+    def _conclude_call(self, decision: Decision, answer: ApprovalAnswer) -> Decision:
         if decision.call_id is None:
             return refused(decision, "a call without an id cannot be matched to its approval")
         record = self.approvals.find(decision.caller, decision.session, decision.call_id)
@@ -184,8 +210,17 @@ class Settlement:
 
         `decision` is the call about to run; it runs only if it is the call `request` was
         opened for. `answer` is stored unless the request was answered already, in which case
-        the stored answer stands; None reads the stored answer.
+        the stored answer stands; None reads the stored answer. A state backend that fails
+        blocks the call (reason kind `state`).
         """
+        try:
+            return self._conclude(request, decision, answer)
+        except StateError as exc:
+            return state_failed(decision, exc)
+
+    def _conclude(
+        self, request: ApprovalRequest, decision: Decision, answer: ApprovalAnswer | None
+    ) -> Decision:
         assert request.approval_id is not None, "conclude needs an opened request"
         record = self._answered(request.approval_id, answer)
         if record is not None and record.consumed is not None:
@@ -197,8 +232,15 @@ class Settlement:
             self.approvals.consume(request.approval_id, ApprovalRequest(decision).digest)
         except ApprovalError as exc:
             return refused(decision, str(exc))
-        # count() and called() rules see the approved call, as they see allowed ones.
-        self.sessions.record_call(decision.session, decision.tool, "approved")
+        # count() and called() rules see the approved call, as they see allowed ones. A state
+        # that cannot count it (unreachable, or at a bound) stops the call: uncounted, it would
+        # let a later call past a count() limit.
+        try:
+            self.sessions.record_call(
+                decision.session, decision.tool, "approved", caller_key(decision.caller)
+            )
+        except StateError as exc:
+            return state_failed(decision, exc)
         return approved(decision, stands)
 
     def _answered(self, approval_id: str, answer: ApprovalAnswer | None) -> ApprovalRecord | None:
@@ -257,6 +299,11 @@ def denied(decision: Decision, answer: ApprovalAnswer) -> Decision:
 def refused(decision: Decision, why: str) -> Decision:
     """The call has no usable approval."""
     return _blocked(decision, Reason(ReasonKind.APPROVAL, f"not approved: {why}"), "block")
+
+
+def state_failed(decision: Decision, failure: StateError) -> Decision:
+    """The state backend failed while settling: the call does not run."""
+    return _blocked(decision, Reason(ReasonKind.STATE, str(failure)), "block")
 
 
 def _blocked(decision: Decision, reason: Reason, outcome: str) -> Decision:

@@ -7,6 +7,10 @@ and its reason. Any exception inside ends it with `block` and reason `internal e
 `decide` never raises for a bad call and never lets one through by accident. The rules stage
 reads the session in a turn of the session store (`toolwall.state`): the view the rules see and
 the recording of the call are one atomic step, so a `count()` limit holds under concurrency.
+The turn is told what the tool's rules will read (`SessionNeeds`), so a remote backend serves it
+in one round trip; it ends before the audit record is written, so a state that cannot record
+the call turns the decision into a block (reason kind `state`) that the audit sees. A state
+that cannot serve the turn at all blocks the call the same way.
 
 Identify runs before normalize, so that even a malformed call is attributed to its caller and
 session in the audit; the identity never depends on the call.
@@ -27,12 +31,14 @@ from toolwall.audit.log import AuditSink
 from toolwall.config import Limits
 from toolwall.errors import InputRejected
 from toolwall.model import (
+    READS_SESSION,
     Action,
     Caller,
     CallLike,
     Decision,
     Reason,
     ReasonKind,
+    SessionNeeds,
     ToolCall,
     TraceEntry,
 )
@@ -43,7 +49,7 @@ from toolwall.pipeline.normalize import checked_arguments, parse_arguments
 from toolwall.pipeline.rules import RuleEngine
 from toolwall.pipeline.validate import UnknownTool, invalid
 from toolwall.schemas.registry import SchemaRegistry
-from toolwall.state.base import SessionStore, SessionTurn
+from toolwall.state.base import SessionStore, SessionTurn, StateError, caller_key
 
 logger = logging.getLogger("toolwall")
 
@@ -143,7 +149,10 @@ class Pipeline:
             trace.append(_AUTHORIZE_OK)
             self._validate(tool, args, "validate", trace, plain=plain)
 
-            turn = self.sessions.begin(session_id)
+            try:
+                turn = self.sessions.begin(session_id, tool, caller_key(who), self._needs(tool))
+            except StateError as exc:
+                raise _Stop("state", Reason(ReasonKind.STATE, str(exc))) from None
             verdict = self.rules.evaluate(tool, args, who, turn.view)
             trace.extend(verdict.trace)
             action = verdict.action
@@ -197,14 +206,40 @@ class Pipeline:
                 who,
                 session_id,
             )
+        if turn is None:
+            return self._audit(decision)
+        decision = self._finish(turn, decision)
+        audited = self._audit(decision)
+        if decision.action.runs and not audited.action.runs:
+            # Counted, then refused for want of an audit record: it did not run after all.
+            try:
+                turn.cancel()
+            except Exception as exc:  # it stays counted, which only makes later calls stricter
+                logger.error("toolwall: could not uncount call %s: %s", decision.id, exc)
+        return audited
+
+    def _needs(self, tool: str) -> SessionNeeds:
+        needs = getattr(self.rules, "session_needs", None)
+        return needs(tool) if needs is not None else READS_SESSION
+
+    def _finish(self, turn: SessionTurn, decision: Decision) -> Decision:
+        """End the session's turn: the call counts in its session only if it runs now (an
+        escalation counts when its approval is used, in `toolwall.enforce.settle`). A state
+        that cannot record it blocks the call; the audit record written next says so."""
         try:
-            decision = self._audit(decision)
-        finally:
-            if turn is not None:
-                # The call counts in its session only if it runs now; an escalation counts
-                # when its approval is used (toolwall.enforce.settle).
-                turn.finish(decision.tool, decision.action.value if decision.action.runs else None)
-        return decision
+            turn.finish(decision.action.value if decision.action.runs else None)
+            return decision
+        except StateError as exc:
+            reason = Reason(ReasonKind.STATE, str(exc))
+        except Exception as exc:
+            logger.exception("toolwall: internal error while recording a call to %s", decision.tool)
+            reason = Reason(ReasonKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        return replace(
+            decision,
+            action=Action.BLOCK,
+            reasons=(*decision.reasons, reason),
+            trace=(*decision.trace, TraceEntry("state", "block", reason.message)),
+        )
 
     def _normalize(self, raw_args: Any) -> tuple[dict[str, Any], bool]:
         """The checked arguments, and whether they hold exact JSON types only (parsed text

@@ -10,7 +10,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from toolwall.model import ALLOW_VERDICT, Action, Caller, RuleVerdict, SessionView
+from toolwall.model import (
+    ALLOW_VERDICT,
+    READS_NOTHING,
+    Action,
+    Caller,
+    RuleVerdict,
+    SessionNeeds,
+    SessionView,
+)
 from toolwall.patterns import compile_pattern, is_glob
 from toolwall.policy.compiled_rule import CompiledRule
 from toolwall.policy.diagnostics import Diagnostic
@@ -52,6 +60,20 @@ class _Index:
                 self._cache.clear()
             self._cache[tool] = result
         return result
+
+
+def merged_needs(needs: list[SessionNeeds]) -> SessionNeeds:
+    """Everything any of the rules reads."""
+    reading = [n for n in needs if n.reads]
+    if not reading:
+        return READS_NOTHING
+    if len(reading) == 1:
+        return reading[0]
+    return SessionNeeds(
+        True,
+        frozenset().union(*(n.windows for n in reading)),
+        frozenset().union(*(n.caller_windows for n in reading)),
+    )
 
 
 class Assertion:
@@ -127,6 +149,7 @@ class CompiledPolicy:
         self._slots = slots
         self._index = _Index([(r.patterns, r) for r in rules])
         self._taints = _Index([((p,), True) for p in taint_patterns])
+        self._needs: dict[str, SessionNeeds] = {}
 
     def evaluate(
         self, tool: str, args: dict[str, Any], caller: Caller, session: SessionView
@@ -141,6 +164,17 @@ class CompiledPolicy:
 
     def rules_for(self, tool: str) -> list[str]:
         return [r.name for r in self._index.get(tool)]
+
+    def session_needs(self, tool: str) -> SessionNeeds:
+        """What the rules covering `tool` read of the past, so that the state fetches it with
+        the turn (one round trip to a remote backend); cached per tool name."""
+        needs = self._needs.get(tool)
+        if needs is None:
+            needs = merged_needs([r.needs for r in self._index.get(tool)])
+            if len(self._needs) >= _CACHE_LIMIT:
+                self._needs.clear()
+            self._needs[tool] = needs
+        return needs
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from toolwall.model import Action, Reason, ReasonKind, TraceEntry
+from toolwall.model import READS_SESSION, Action, Reason, ReasonKind, SessionNeeds, TraceEntry
 from toolwall.patterns import compile_pattern, is_glob
 from toolwall.policy.env import Env, Fn
 from toolwall.policy.errors import RuleEvalError
@@ -77,6 +77,7 @@ class CompiledRule:
         "location",
         "name",
         "names",
+        "needs",
         "order",
         "patterns",
         "rewrites",
@@ -95,9 +96,11 @@ class CompiledRule:
         unless: Fn | None,
         rewrites: tuple[CompiledRewrite, ...],
         because: tuple[str | Fn, ...] | None,
+        needs: SessionNeeds = READS_SESSION,
     ) -> None:
         self.name = name
         self.location = location
+        self.needs = needs  # what it reads of the past, for the state's round trip
         self.order = order
         self.action = action
         self.patterns = patterns

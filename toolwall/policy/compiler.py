@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolwall.model import Action
+from toolwall.model import READS_NOTHING, Action, SessionNeeds
 from toolwall.policy import ast
 from toolwall.policy.builtins.regexes import Regex
 from toolwall.policy.compiled import Assertion
 from toolwall.policy.compiled_rule import CompiledRewrite, CompiledRule
-from toolwall.policy.constants import constant_regex
+from toolwall.policy.constants import constant_number, constant_regex
 from toolwall.policy.env import Env, Fn
 from toolwall.policy.errors import CompileError, RuleEvalError
 from toolwall.policy.registry import BUILTINS, Builtin, Need
@@ -434,7 +434,36 @@ def compile_rule(rule: ast.Rule, scope: Scope, order: int) -> CompiledRule:
         unless,
         rewrites,
         because,
+        session_needs(rule, scope.lets),
     )
+
+
+def session_needs(rule: ast.Rule, lets: dict[str, Any]) -> SessionNeeds:
+    """What a rule reads of the past (`SessionNeeds`): whether it reads the session at all, and
+    the time windows it asks for (their `seconds` are load-time constants, checked)."""
+    expressions = [rule.when, rule.unless]
+    expressions += [item.value for item in rule.rewrites if isinstance(item, ast.SetItem)]
+    if rule.because is not None:
+        expressions += [p for p in rule.because.parts if not isinstance(p, str)]
+    reads = False
+    windows: dict[str, set[float]] = {"session": set(), "caller": set()}
+    for expr in expressions:
+        if expr is None:
+            continue
+        if any(ref.root == "session" for ref in ast.free_refs(expr)):
+            reads = True
+        for call in ast.calls_in(expr):
+            builtin = BUILTINS.get(call.func)
+            if builtin is None or "session" not in builtin.needs:
+                continue
+            reads = True
+            if builtin.window is not None and call.args:
+                seconds = constant_number(call.args[-1], lets)
+                if seconds is not None:
+                    windows[builtin.window].add(seconds)
+    if not reads:
+        return READS_NOTHING
+    return SessionNeeds(True, frozenset(windows["session"]), frozenset(windows["caller"]))
 
 
 def compile_assertion(node: ast.Assert, scope: Scope) -> Assertion:

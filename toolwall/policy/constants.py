@@ -42,6 +42,22 @@ def constant_regex(node: ast.Expr, lets: Mapping[str, Any]) -> Regex | None:
     return None
 
 
+def constant_number(node: ast.Expr, lets: Mapping[str, Any]) -> int | float | None:
+    """The number an argument known at load time stands for (a literal, `-` a literal, or a
+    `let` bound to a number); None for anything else."""
+    sign = 1
+    if isinstance(node, ast.Unary) and node.op == "-":
+        sign, node = -1, node.operand
+    value: Any = None
+    if isinstance(node, ast.Literal):
+        value = node.value
+    elif isinstance(node, ast.Ref) and not node.steps and node.root in lets:
+        value = lets[node.root]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return sign * value
+
+
 def fold(expr: ast.Expr, lets: Mapping[str, Any]) -> Any:
     """The value of a constant expression over the `let`s computed so far.
 

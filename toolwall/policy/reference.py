@@ -25,6 +25,8 @@ def _describe(param: Param) -> str:
     if param.form == "regex":
         return "a regex literal `/.../` or a `let` bound to one"
     described = article(names(param.types)) if param.types is not None else "any value"
+    if param.constant:
+        return f"{described} known at load time (a literal or a `let`)"
     return f"{described} (a tool pattern)" if param.tool_pattern else described
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from toolwall.errors import StateIncomplete
 from toolwall.model import SessionView
 from toolwall.policy.builtins.hosts import domain
 from toolwall.policy.builtins.paths import norm_path
@@ -56,12 +57,15 @@ class Param:
 
     `tool_pattern`: the argument is a glob of tool names; a literal one that matches no known
     tool is a warning (the call's answer is then always the same).
+    `constant`: the argument must be known at load time (a literal, or a `let` bound to one):
+    a time window is part of the policy, and the state fetches it with the session.
     """
 
     name: str
     types: Types
     form: ParamForm = "value"
     tool_pattern: bool = False
+    constant: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,9 @@ class Builtin:
     implementation: Callable[..., Any]
     doc: str
     needs: tuple[Need, ...] = ()
+    # A time window over the session's (or the caller's) calls: its `seconds` argument (the
+    # last, a `constant`) is what the rules ask the state to fetch (`SessionNeeds`).
+    window: Literal["session", "caller"] | None = None
 
     @property
     def arity(self) -> int:
@@ -128,6 +135,29 @@ def called(session: SessionView, pattern: Any) -> bool:
     return session.count(pattern) > 0
 
 
+def _window_pattern(name: str, pattern: Any, seconds: Any) -> None:
+    if not isinstance(pattern, str):
+        raise RuleEvalError(f"{name}() needs a tool pattern string")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise RuleEvalError(f"{name}() needs a number of seconds, not {an(seconds)}")
+
+
+def count_within(session: SessionView, pattern: Any, seconds: Any) -> int:
+    _window_pattern("count_within", pattern, seconds)
+    try:
+        return session.count_within(pattern, seconds)
+    except StateIncomplete as exc:
+        raise RuleEvalError(f"count_within(): {exc}") from None
+
+
+def caller_count_within(session: SessionView, pattern: Any, seconds: Any) -> int:
+    _window_pattern("caller_count_within", pattern, seconds)
+    try:
+        return session.caller_count_within(pattern, seconds)
+    except StateIncomplete as exc:
+        raise RuleEvalError(f"caller_count_within(): {exc}") from None
+
+
 def replace_all(value: Any, regex: Regex, replacement: Any) -> Any:
     if not isinstance(value, str) or not isinstance(replacement, str):
         raise RuleEvalError(f"replace() needs strings, not {an(value)} and {an(replacement)}")
@@ -142,6 +172,7 @@ def replace_all(value: Any, regex: Regex, replacement: Any) -> Any:
 _TEXT: Final = (Param("s", STRING),)
 _URL: Final = (Param("url", STRING),)
 _TOOLS: Final = (Param("pattern", STRING, tool_pattern=True),)
+_WINDOW: Final = (*_TOOLS, Param("seconds", NUMBER, constant=True))
 
 
 def declare(*builtins: Builtin) -> Mapping[str, Builtin]:
@@ -222,6 +253,26 @@ BUILTINS: Final[Mapping[str, Builtin]] = declare(
         called,
         "whether an earlier call of this session to a tool matching the glob ran",
         needs=("session",),
+    ),
+    Builtin(
+        "count_within",
+        _WINDOW,
+        NUMBER,
+        count_within,
+        "how many calls of this session to tools matching the glob ran in the last `seconds` "
+        "(exact; a rule error when the window reaches past what the state remembers)",
+        needs=("session",),
+        window="session",
+    ),
+    Builtin(
+        "caller_count_within",
+        _WINDOW,
+        NUMBER,
+        caller_count_within,
+        "how many calls of this caller, in all its sessions, to tools matching the glob ran in "
+        "the last `seconds` (exact, like `count_within`)",
+        needs=("session",),
+        window="caller",
     ),
     Builtin(
         "replace",

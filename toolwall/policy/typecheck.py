@@ -18,6 +18,7 @@ from typing import Any, Final
 from toolwall.patterns import compile_pattern
 from toolwall.policy import ast
 from toolwall.policy.builtins.regexes import Regex, compile_regex
+from toolwall.policy.constants import constant_number
 from toolwall.policy.diagnostics import Findings
 from toolwall.policy.errors import BuiltinError
 from toolwall.policy.registry import BUILTINS, Builtin
@@ -269,6 +270,8 @@ class ExpressionChecker:
                     self.ref(arg, ctx, probing=True)
             elif param.form == "regex":
                 self.constant_regex(arg, ctx, f"{name}()")
+            elif param.constant:
+                self.constant_seconds(arg, ctx, f"{name}()")
             else:
                 types = self.expr(arg, ctx)
                 self.need(types, param.types, arg, f"{name}() needs {article(names(param.types))}")
@@ -288,6 +291,26 @@ class ExpressionChecker:
             f"{show(arg.value)} matches no known tool"
             + (f", so {builtin.name}() is always {answer}" if answer else ""),
         )
+
+    def constant_seconds(self, node: ast.Expr, ctx: Context, what: str) -> None:
+        """A duration known at load time: a positive number, literal or bound by a `let`."""
+        if (
+            isinstance(node, ast.Ref)
+            and not node.steps
+            and node.root in self.let_names
+            and node.root not in self.lets
+        ):
+            return  # the let itself failed to fold; that error is reported already
+        value = constant_number(node, self.lets)
+        if value is None:
+            self.expr(node, ctx)
+            self.error(
+                node.loc,
+                f"{what} needs a number of seconds known at load time (a literal, or a let "
+                "bound to one): a time window is part of the policy",
+            )
+        elif not value > 0 or value == float("inf"):
+            self.error(node.loc, f"{what} needs a positive number of seconds, not {value}")
 
     def constant_regex(self, node: ast.Expr, ctx: Context, what: str) -> None:
         """A regex known at load time: a literal, or a `let` bound to one."""

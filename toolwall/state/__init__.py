@@ -1,6 +1,7 @@
 """What a decision reads and writes about the past: sessions, approvals, decisions by call id.
 
-`toolwall.state.base` states the interface; `memory` (the default) and `sqlite` implement it.
+`toolwall.state.base` states the interface; `memory` (the default), `sqlite` (one machine,
+several processes) and `redis` (many machines; the `redis` extra) implement it.
 """
 
 from toolwall.state.base import (
@@ -11,10 +12,18 @@ from toolwall.state.base import (
     SessionStore,
     SessionTurn,
     State,
+    StateError,
+    StateLimit,
     StateUnavailable,
     caller_key,
 )
-from toolwall.state.memory import MemoryApprovals, MemoryDecisions, MemorySessions, SessionState
+from toolwall.state.memory import (
+    MemoryApprovals,
+    MemoryDecisions,
+    MemorySessions,
+    SessionState,
+    memory_state,
+)
 from toolwall.state.sqlite import SQLiteApprovals
 
 __all__ = [
@@ -30,6 +39,9 @@ __all__ = [
     "SessionStore",
     "SessionTurn",
     "State",
+    "StateError",
+    "StateLimit",
     "StateUnavailable",
     "caller_key",
+    "memory_state",
 ]

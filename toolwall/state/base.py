@@ -1,28 +1,30 @@
 """What a decision reads and writes about the past, behind one interface.
 
 Three stores, each a protocol with a backend per engine (`toolwall.state.memory`,
-`toolwall.state.sqlite`):
+`toolwall.state.sqlite`, `toolwall.state.redis`):
 
-- `SessionStore`: each session's history (`count()`, `called()`, `session.calls`) and taint.
-  Deciding a call is one *turn* (`begin` ... `finish`): the turn's view of the session and the
-  recording of the call are atomic, so N deciders racing on one session admit exactly a
-  `count()` limit.
+- `SessionStore`: each session's history (`count()`, `called()`, `session.calls`, the windows of
+  `count_within()`), its taint, and the caller's windows (`caller_count_within()`). Deciding a
+  call is one *turn* (`begin` ... `finish`): the turn's view of the session and the recording of
+  the call are atomic, so N deciders racing on one session admit exactly a `count()` limit.
 - `ApprovalStore`: pending escalations, their answers and their single use. The only place an
   approval changes state; `toolwall.enforce.settle` is the only code that asks it to.
 - `DecisionStore`: decisions by (caller, session, call id), so a framework hook that fires twice
   for one call gets the first decision instead of a second one.
 
-`State` bundles one of each for a firewall.
+`State` bundles one of each for a firewall, with the backend's health check and statistics.
+Every failure of a backend is a `StateError`; the pipeline turns it into a `block` with reason
+kind `state`, and nothing falls back to a memory another process cannot see.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from toolwall.errors import ToolwallError
-from toolwall.model import ApprovalRequest, Caller, Decision, SessionView
+from toolwall.model import ApprovalRequest, Caller, Decision, SessionNeeds, SessionView
 
 
 class ApprovalError(ToolwallError):
@@ -30,8 +32,18 @@ class ApprovalError(ToolwallError):
     or given for another call."""
 
 
-class StateUnavailable(ToolwallError):
-    """The state backend cannot be reached or answered nonsense; the call is blocked."""
+class StateError(ToolwallError):
+    """The state cannot serve a decision; the call is blocked with reason kind `state`."""
+
+
+class StateUnavailable(StateError):
+    """The state backend cannot be reached, answered too slowly ([state] timeout_s) or answered
+    nonsense."""
+
+
+class StateLimit(StateError):
+    """A bound of the state refuses what the call would add (a new session at `max_sessions`,
+    a new tool at `max_tools_per_session`): refused, never made room for by forgetting."""
 
 
 Status = Literal["pending", "approved", "denied", "timeout", "expired"]
@@ -57,22 +69,37 @@ class SessionTurn(Protocol):
     @property
     def view(self) -> SessionView: ...
 
-    def finish(self, tool: str, action: str | None) -> None:
-        """End the turn: `action` is what the call was counted as ("allow", "rewrite"), or None
-        when it does not run now (blocked, or waiting for an approval)."""
+    def finish(self, action: str | None) -> None:
+        """End the turn: `action` is what the call counts as ("allow", "rewrite"), or None when
+        it does not run now (blocked, or waiting for an approval). Called exactly once, before
+        the decision is audited; a `StateError` here turns the decision into a block."""
+        ...
+
+    def cancel(self) -> None:
+        """Uncount the call `finish` counted: it did not run after all (its audit record could
+        not be written). Best effort: a call that stays counted only makes later calls
+        stricter."""
         ...
 
 
 class SessionStore(Protocol):
-    def begin(self, session: str | None) -> SessionTurn:
-        """Start deciding a call in `session` (None: a session of its own, shared with nobody)."""
+    def begin(
+        self, session: str | None, tool: str, caller: str, needs: SessionNeeds
+    ) -> SessionTurn:
+        """Start deciding a call to `tool` in `session` (None: a session of its own, shared with
+        nobody) for the caller with key `caller` (`caller_key`). `needs` says what the rules
+        covering the tool will read, so a remote backend fetches it in the same round trip.
+        Raises `StateError` when the turn cannot be served."""
         ...
 
     def view(self, session: str | None) -> SessionView:
-        """The session as the rules would see it now (read-only)."""
+        """The session as the rules would see it now (read-only; no caller, so
+        `caller_count_within` is not available)."""
         ...
 
-    def record_call(self, session: str | None, tool: str, action: str) -> None:
+    def record_call(
+        self, session: str | None, tool: str, action: str, caller: str | None = None
+    ) -> None:
         """Count a call that runs outside a turn: an approved escalation."""
         ...
 
@@ -151,6 +178,27 @@ class ApprovalStore(Protocol):
         ...
 
 
+def unusable(
+    record: ApprovalRecord | None, approval_id: str, digest: str, now: float
+) -> str | None:
+    """Why an approval cannot release the call with `digest` now (None: it can, once).
+
+    The one statement of the rule every backend enforces: approved, unused, unexpired, and given
+    for exactly this call.
+    """
+    if record is None:
+        return f"approval request {approval_id} does not exist"
+    if record.status != "approved":
+        return f"approval request {approval_id} is {record.status}"
+    if record.digest != digest:
+        return f"approval {approval_id} was given for a different call"
+    if record.consumed is not None:
+        return f"approval {approval_id} was already used"
+    if now >= record.expires:
+        return f"approval {approval_id} expired before it was used"
+    return None
+
+
 # -- decisions by call id -----------------------------------------------------------------------
 
 
@@ -171,10 +219,59 @@ class DecisionStore(Protocol):
         ...
 
 
+Health = tuple[bool, str]
+"""(usable, what the backend says): what `/healthz` reports."""
+
+
+class Engine(Protocol):
+    """The engine behind a state's stores: one object per connection or file."""
+
+    def health(self) -> Health:
+        """Whether it can serve decisions now; cheap (a service calls it on every probe)."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """What it holds: sessions, approvals, memory."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class State:
-    """Everything a firewall remembers between calls."""
+    """Everything a firewall remembers between calls.
+
+    `backend` names the engine; `engines` are the engines the stores use (one per connection or
+    file: the three Redis stores share one client).
+    """
 
     sessions: SessionStore
     approvals: ApprovalStore
     decisions: DecisionStore
+    backend: str = "memory"
+    engines: tuple[Engine, ...] = field(default=(), compare=False)
+
+    def health(self) -> Health:
+        """Whether the state can serve decisions now, cheaply (one PING for Redis, one query for
+        SQLite, nothing for memory). Never raises."""
+        details = []
+        for engine in self.engines:
+            try:
+                ok, detail = engine.health()
+            except Exception as exc:  # a health check must answer, not raise
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            if not ok:
+                return False, detail
+            details.append(detail)
+        return True, "; ".join(details) or f"{self.backend}: ok"
+
+    def stats(self) -> dict[str, Any]:
+        """What the state holds (sessions, approvals, memory), as the backend counts it."""
+        out: dict[str, Any] = {"backend": self.backend}
+        for engine in self.engines:
+            out.update(engine.stats())
+        return out
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()

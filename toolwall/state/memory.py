@@ -1,68 +1,115 @@
-"""The in-memory backend: one process, nothing survives a restart.
+"""Sessions in memory: one process, nothing survives a restart. The default backend.
 
-The default. Sessions, approvals and decisions live in bounded dictionaries guarded by locks, so
-threads of one process share them; a `count()` limit holds across threads because a session's
-turn holds the session's lock from the view the rules read until the call is recorded.
+Threads of one process share the sessions. A `count()` limit holds across threads because a
+turn holds the session's lock from the view the rules read until the call is recorded (and the
+caller's lock too, when the tool's rules count the caller's calls across its sessions). Locks
+are taken session first, caller second, everywhere, so two turns never wait on each other in a
+circle.
+
+Bounded without forgetting anything a later decision needs (issue 21): forgetting a session
+would make it clean again, so nothing is evicted to make room.
+
+- At most `max_sessions` sessions (and as many callers) at once. State idle for
+  `session_ttl_s` expires: that is a session's lifetime, the same in every backend (Redis
+  expires its keys after the same time). A new session beyond the bound is refused: the call
+  blocks with reason kind `state` until an idle one expires.
+- At most `max_tools_per_session` distinct tools per session: a call to one more is refused,
+  so `count()` stays exact and costs the session's tools at most.
+- At most `max_remembered_calls` call times per session and per caller for the windows of
+  `count_within()` (`toolwall.state.windows`: a window reaching back past them is a rule error).
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
-from dataclasses import replace
-from typing import Any, NamedTuple
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from toolwall.model import ApprovalRequest, Caller, Decision
+from toolwall.errors import StateIncomplete
+from toolwall.model import SessionNeeds
 from toolwall.patterns import compile_pattern, is_glob
-from toolwall.state.base import (
-    ApprovalError,
-    ApprovalRecord,
-    DecisionKey,
-    Status,
-    caller_key,
-)
+from toolwall.state.base import State, StateLimit
+from toolwall.state.memory_approvals import MemoryApprovals, MemoryDecisions
+from toolwall.state.windows import CallLog, window_start
 
-HISTORY_LENGTH = 256
+__all__ = [
+    "Bounds",
+    "MemoryApprovals",  # their own module since the split; importable from here as before
+    "MemoryDecisions",
+    "MemoryEngine",
+    "MemorySessions",
+    "SessionState",
+]
+
+# Glob counts a session keeps up to date as calls are recorded (a pattern asked before costs
+# O(1) afterwards); patterns can come from arguments (`count(args.x)`), so the cache is bounded
+# and simply starts over when full: it is a cache, dropping it loses nothing.
+GLOB_CACHE = 64
 
 
-class HistoryEntry(NamedTuple):
-    """One call the session made (a tuple: built on every call, and cheaper than a dataclass)."""
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The `[state]` bounds, shared by every session of a store."""
 
-    at: float
-    tool: str
-    action: str
+    max_tools: int = 256
+    remembered_calls: int = 1024
+    ttl_s: float = 86_400.0
+    clock: Callable[[], float] = time.time
+
+
+_DEFAULT_BOUNDS = Bounds()
 
 
 class SessionState:
-    """What one session has done so far: the `SessionView` the rules read, kept in memory.
+    """What one session has done so far: taint, counts per tool, and the times of its calls.
 
-    Counts are kept per tool name, so a `count()` costs the number of distinct tools the session
-    used, not the number of calls it made.
+    Counts are kept per tool name, and glob counts asked for in a turn are kept up to date as
+    calls are recorded, so a `count()` costs O(1) once asked, never a scan of the history.
+    Outside a turn (`MemorySessions.view`) it is also a `SessionView`, without a caller.
     """
 
-    __slots__ = ("_by_tool", "calls", "history", "id", "lock", "taint_sources", "tainted")
+    __slots__ = (
+        "_by_tool",
+        "_globs",
+        "bounds",
+        "calls",
+        "id",
+        "lock",
+        "log",
+        "taint_sources",
+        "tainted",
+        "used",
+    )
 
-    def __init__(self, session_id: str | None = None) -> None:
+    def __init__(self, session_id: str | None = None, bounds: Bounds = _DEFAULT_BOUNDS) -> None:
         self.id = session_id
+        self.bounds = bounds
         self.tainted = False
         self.taint_sources: list[str] = []
         self.calls = 0
         self._by_tool: dict[str, int] = {}
-        self.history: deque[HistoryEntry] = deque(maxlen=HISTORY_LENGTH)
+        self._globs: dict[str, list[Any]] = {}  # pattern -> [predicate, count]
+        self.log = CallLog(bounds.remembered_calls)
         self.lock = threading.Lock()
+        self.used = 0.0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SessionState:
         """A snapshot of the session (with a lock of its own), e.g. to compare before/after."""
-        copy = SessionState(self.id)
+        copy = SessionState(self.id, self.bounds)
         copy.tainted = self.tainted
         copy.taint_sources = list(self.taint_sources)
         copy.calls = self.calls
         copy._by_tool = dict(self._by_tool)
-        copy.history = deque(self.history, maxlen=HISTORY_LENGTH)
+        copy.log.horizon = self.log.horizon
+        copy.log.times = {tool: list(times) for tool, times in self.log.times.items()}
+        copy.log.order = self.log.order.copy()
+        copy.used = self.used
         return copy
+
+    # -- the view ---------------------------------------------------------------------------
 
     def count(self, pattern: str) -> int:
         """How many earlier calls in this session went (allowed) to tools matching `pattern`."""
@@ -74,280 +121,361 @@ class SessionState:
     def called(self, pattern: str) -> bool:
         return self.count(pattern) > 0
 
-    def record_call(self, tool: str, action: str) -> None:
-        """Count a call that was allowed, rewritten or approved."""
+    def count_within(self, pattern: str, seconds: float) -> int:
+        return self.count_since(pattern, seconds, self.bounds.clock())
+
+    def caller_count_within(self, pattern: str, seconds: float) -> int:
+        raise StateIncomplete("caller_count_within() needs the caller of a decision")
+
+    # -- what turns use, holding the lock ---------------------------------------------------
+
+    def count_cached(self, pattern: str) -> int:
+        """`count`, keeping a glob's count up to date from now on (the lock must be held)."""
+        if not is_glob(pattern):
+            return self._by_tool.get(pattern, 0)
+        entry = self._globs.get(pattern)
+        if entry is None:
+            match = compile_pattern(pattern)
+            entry = [match, sum(n for tool, n in self._by_tool.items() if match(tool))]
+            if len(self._globs) >= GLOB_CACHE:
+                self._globs.clear()
+            self._globs[pattern] = entry
+        count: int = entry[1]
+        return count
+
+    def count_since(self, pattern: str, seconds: float, now: float) -> int:
+        since = window_start(now, seconds, self.bounds.ttl_s)
+        return self.log.count(pattern, since, "this session", seconds)
+
+    def check_room(self, tool: str) -> None:
+        """`StateLimit` when a call to `tool` would pass `max_tools` distinct tools."""
+        if tool not in self._by_tool and len(self._by_tool) >= self.bounds.max_tools:
+            raise too_many_tools(self.id, self.bounds.max_tools, tool)
+
+    def record(self, tool: str, at: float) -> None:
+        """Count a call that ran (allowed, rewritten or approved)."""
+        self.check_room(tool)
         self.calls += 1
         self._by_tool[tool] = self._by_tool.get(tool, 0) + 1
-        self.history.append(HistoryEntry(time.time(), tool, action))
+        for entry in self._globs.values():
+            if entry[0](tool):
+                entry[1] += 1
+        self.log.record(tool, at)
+
+    def unrecord(self, tool: str, at: float) -> None:
+        """Uncount a call `record` counted at `at` (it did not run after all)."""
+        count = self._by_tool.get(tool)
+        if count is None:
+            return
+        self.calls -= 1
+        if count > 1:
+            self._by_tool[tool] = count - 1
+        else:
+            del self._by_tool[tool]
+        for entry in self._globs.values():
+            if entry[0](tool):
+                entry[1] -= 1
+        self.log.remove(tool, at)
 
     def taint(self, source: str) -> None:
         self.tainted = True
-        if source not in self.taint_sources:
+        # Sources are for people reading the state; the tool bound keeps the list short.
+        if source not in self.taint_sources and len(self.taint_sources) < self.bounds.max_tools:
             self.taint_sources.append(source)
 
-    # A state whose lock `MemorySessions.begin` took is the turn itself (no object per call).
+    @property
+    def tools(self) -> int:
+        return len(self._by_tool)
+
+
+def too_many_tools(session: str | None, limit: int, tool: str) -> StateLimit:
+    return StateLimit(
+        f"session {session!r} has called {limit} distinct tools, the most [state] "
+        f"max_tools_per_session allows: a call to {tool} cannot be counted, so it does not run"
+    )
+
+
+class CallerState:
+    """The times of one caller's calls across all its sessions (`caller_count_within`)."""
+
+    __slots__ = ("key", "lock", "log", "used")
+
+    def __init__(self, key: str, bounds: Bounds) -> None:
+        self.key = key
+        self.log = CallLog(bounds.remembered_calls)
+        self.lock = threading.Lock()
+        self.used = 0.0
+
+
+Owner = TypeVar("Owner", SessionState, CallerState)
+
+
+class _Table(Generic[Owner]):
+    """Owners (sessions or callers) by key: idle ones expire after the ttl, and a new one
+    beyond `capacity` is refused rather than made room for."""
+
+    def __init__(
+        self, capacity: int, bounds: Bounds, make: Callable[[str], Owner], what: str
+    ) -> None:
+        self.capacity = capacity
+        self.bounds = bounds
+        self.make: Callable[[str], Owner] = make
+        self.what = what
+        self.entries: OrderedDict[str, Owner] = OrderedDict()  # least recently used first
+        self.lock = threading.Lock()
+
+    def get(self, key: str, now: float) -> Owner:
+        with self.lock:
+            self._expire(now)
+            owner = self.entries.get(key)
+            if owner is None:
+                if len(self.entries) >= self.capacity:
+                    raise StateLimit(
+                        f"{len(self.entries)} {self.what}s are active, the most [state] "
+                        f"max_sessions allows: a new one can start when one has been idle for "
+                        f"session_ttl_s ({self.bounds.ttl_s:g} s)"
+                    )
+                owner = self.entries[key] = self.make(key)
+            else:
+                self.entries.move_to_end(key)
+            owner.used = max(owner.used, now)
+            return owner
+
+    def peek(self, key: str, now: float) -> Owner | None:
+        with self.lock:
+            self._expire(now)
+            return self.entries.get(key)
+
+    def _expire(self, now: float) -> None:
+        cutoff = now - self.bounds.ttl_s
+        while self.entries:
+            key, oldest = next(iter(self.entries.items()))
+            if oldest.used > cutoff:
+                return
+            if oldest.lock.locked():  # in a turn right now: it is not idle
+                oldest.used = now
+                self.entries.move_to_end(key)
+                continue
+            del self.entries[key]
+
+    def pop(self, key: str) -> None:
+        with self.lock:
+            self.entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class _Turn:
+    """One decision in one session (see the module docstring). Its own view: the session as it
+    stands under the lock, with the caller's windows."""
+
+    __slots__ = ("_caller", "_caller_key", "_locked", "_now", "_state", "_store", "_tool")
+
+    def __init__(
+        self,
+        store: MemorySessions,
+        state: SessionState,
+        locked: bool,
+        tool: str,
+        caller_key: str,
+        caller: CallerState | None,
+        now: float,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._locked = locked
+        self._tool = tool
+        self._caller_key = caller_key
+        self._caller = caller  # held (locked) for the turn when the rules read its windows
+        self._now = now
 
     @property
-    def view(self) -> SessionState:
+    def view(self) -> _Turn:
         return self
 
-    def finish(self, tool: str, action: str | None) -> None:
+    @property
+    def tainted(self) -> bool:
+        return self._state.tainted
+
+    @property
+    def calls(self) -> int:
+        return self._state.calls
+
+    def count(self, pattern: str) -> int:
+        return self._state.count_cached(pattern)
+
+    def called(self, pattern: str) -> bool:
+        return self._state.count_cached(pattern) > 0
+
+    def count_within(self, pattern: str, seconds: float) -> int:
+        return self._state.count_since(pattern, seconds, self._now)
+
+    def caller_count_within(self, pattern: str, seconds: float) -> int:
+        since = window_start(self._now, seconds, self._state.bounds.ttl_s)
+        caller = self._caller
+        if caller is None:  # a rule engine that did not declare the window: read it now
+            caller = self._store.callers.peek(self._caller_key, self._now)
+            if caller is None:
+                return 0
+            with caller.lock:
+                return caller.log.count(pattern, since, "this caller", seconds)
+        return caller.log.count(pattern, since, "this caller", seconds)
+
+    def finish(self, action: str | None) -> None:
         try:
             if action is not None:
-                self.record_call(tool, action)
+                self._state.record(self._tool, self._now)
+                if self._caller is not None:
+                    self._caller.log.record(self._tool, self._now)
+                else:
+                    self._store.record_caller(self._caller_key, self._tool, self._now)
         finally:
-            self.lock.release()
+            if self._caller is not None:
+                self._caller.lock.release()
+            if self._locked:
+                self._state.lock.release()
 
-
-class _LoneTurn:
-    """A turn of a call without a session: its state is its own and nothing reads it again."""
-
-    __slots__ = ("view",)
-
-    def __init__(self) -> None:
-        self.view = SessionState()
-
-    def finish(self, tool: str, action: str | None) -> None:
-        return None
+    def cancel(self) -> None:
+        state, tool, now = self._state, self._tool, self._now
+        if self._locked:
+            with state.lock:
+                state.unrecord(tool, now)
+        caller = self._store.callers.peek(self._caller_key, now)
+        if caller is not None:
+            with caller.lock:
+                caller.log.remove(tool, now)
 
 
 class MemorySessions:
-    """Session states by id, bounded: the least recently used session is forgotten first."""
+    """Session states by id, bounded without eviction (see the module docstring)."""
 
-    def __init__(self, max_sessions: int = 10_000) -> None:
+    def __init__(
+        self,
+        max_sessions: int = 10_000,
+        *,
+        max_tools_per_session: int = 256,
+        max_remembered_calls: int = 1024,
+        session_ttl_s: float = 86_400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, SessionState] = OrderedDict()
-        self._lock = threading.Lock()
+        self.bounds = Bounds(max_tools_per_session, max_remembered_calls, session_ttl_s, clock)
+        self.sessions: _Table[SessionState] = _Table(
+            max_sessions, self.bounds, lambda key: SessionState(key, self.bounds), "session"
+        )
+        self.callers: _Table[CallerState] = _Table(
+            max_sessions, self.bounds, lambda key: CallerState(key, self.bounds), "caller"
+        )
 
-    def _state(self, session_id: str) -> SessionState:
-        with self._lock:
-            state = self._sessions.get(session_id)
-            if state is None:
-                state = SessionState(session_id)
-                self._sessions[session_id] = state
-                if len(self._sessions) > self.max_sessions:
-                    self._sessions.popitem(last=False)
-            else:
-                self._sessions.move_to_end(session_id)
-            return state
-
-    def begin(self, session: str | None) -> SessionState | _LoneTurn:
-        if session is None:
-            return _LoneTurn()
-        state = self._state(session)
-        state.lock.acquire()
-        return state
+    def begin(self, session: str | None, tool: str, caller: str, needs: SessionNeeds) -> _Turn:
+        now = self.bounds.clock()
+        if session is None:  # a state of its own that nothing reads again
+            state, locked = SessionState(None, self.bounds), False
+        else:
+            state, locked = self.sessions.get(session, now), True
+            state.lock.acquire()
+        try:
+            if needs.reads:  # as a remote backend reserves the call; else `finish` refuses
+                state.check_room(tool)
+            held: CallerState | None = None
+            if needs.caller_windows:
+                held = self.callers.get(caller, now)
+                held.lock.acquire()
+        except BaseException:
+            if locked:
+                state.lock.release()
+            raise
+        return _Turn(self, state, locked, tool, caller, held, now)
 
     def view(self, session: str | None) -> SessionState:
-        """The state of `session`; a call with no session gets a fresh, unshared state."""
+        """The state of `session` (an empty one when it has none); a call with no session gets
+        a fresh, unshared state."""
         if session is None:
-            return SessionState()
-        return self._state(session)
+            return SessionState(None, self.bounds)
+        found = self.sessions.peek(session, self.bounds.clock())
+        return found if found is not None else SessionState(session, self.bounds)
 
-    def record_call(self, session: str | None, tool: str, action: str) -> None:
-        if session is None:
-            return
-        state = self._state(session)
-        with state.lock:
-            state.record_call(tool, action)
+    def record_call(
+        self, session: str | None, tool: str, action: str, caller: str | None = None
+    ) -> None:
+        now = self.bounds.clock()
+        if session is not None:
+            state = self.sessions.get(session, now)
+            with state.lock:
+                state.record(tool, now)
+        if caller is not None:
+            self.record_caller(caller, tool, now)
+
+    def record_caller(self, caller: str, tool: str, now: float) -> None:
+        owner = self.callers.get(caller, now)
+        with owner.lock:
+            owner.log.record(tool, now)
 
     def taint(self, session: str | None, source: str) -> bool:
         if session is None:
             return True  # the result taints the call's own (unshared) session
-        state = self._state(session)
+        state = self.sessions.get(session, self.bounds.clock())
         with state.lock:
             state.taint(source)
         return True
 
     def forget(self, session: str) -> None:
-        with self._lock:
-            self._sessions.pop(session, None)
+        self.sessions.pop(session)
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self.sessions)
 
 
-class MemoryApprovals:
-    """Approvals in a dictionary: answered by this process only (a console, a callback, a
-    framework's own human-in-the-loop). Bounded: expired and used records are dropped first;
-    a store full of pending requests refuses new ones (the call is then denied)."""
+class MemoryEngine:
+    """The memory backend as an `Engine`: always healthy; its statistics are this process's."""
 
-    def __init__(
-        self, max_entries: int = 10_000, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.max_entries = max_entries
-        self.clock = clock
-        self._records: OrderedDict[str, ApprovalRecord] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, sessions: MemorySessions, approvals: Any, decisions: Any) -> None:
+        self.sessions = sessions
+        self.approvals = approvals
+        self.decisions = decisions
 
-    def open(
-        self, request: ApprovalRequest, ttl_s: float, shown: Mapping[str, Any]
-    ) -> ApprovalRecord:
-        decision = request.decision
-        now = self.clock()
-        with self._lock:
-            self._make_room(now)
-            approval_id = secrets.token_hex(4)
-            while approval_id in self._records:
-                approval_id = secrets.token_hex(4)
-            record = ApprovalRecord(
-                id=approval_id,
-                digest=request.digest,
-                status="pending",
-                created=now,
-                expires=now + ttl_s,
-                answered=None,
-                by=None,
-                note="",
-                consumed=None,
-                decision_id=decision.id,
-                tool=decision.tool,
-                caller_sub=decision.caller.sub,
-                caller_iss=decision.caller.iss,
-                session=decision.session,
-                call_id=decision.call_id,
-                request=dict(shown),
-            )
-            self._records[approval_id] = record
-            return record
+    def health(self) -> tuple[bool, str]:
+        return True, "memory: ok"
 
-    def _make_room(self, now: float) -> None:
-        if len(self._records) < self.max_entries:
-            return
-        for key in [k for k, r in self._records.items() if _settled(r, now)]:
-            del self._records[key]
-        if len(self._records) >= self.max_entries:
-            raise ApprovalError(
-                f"{len(self._records)} approval requests are pending: no room for another"
-            )
+    def stats(self) -> dict[str, Any]:
+        sessions = list(self.sessions.sessions.entries.values())
+        callers = list(self.sessions.callers.entries.values())
+        out: dict[str, Any] = {
+            "sessions": len(sessions),
+            "tainted_sessions": sum(1 for s in sessions if s.tainted),
+            "callers": len(callers),
+            "remembered_calls": sum(len(s.log) for s in sessions)
+            + sum(len(c.log) for c in callers),
+            "max_sessions": self.sessions.max_sessions,
+        }
+        if isinstance(self.approvals, MemoryApprovals):
+            out["approvals"] = len(self.approvals.entries(limit=1 << 30))
+            out["pending_approvals"] = len(self.approvals.entries("pending", limit=1 << 30))
+        if isinstance(self.decisions, MemoryDecisions):
+            out["decisions"] = len(self.decisions)
+        return out
 
-    def get(self, approval_id: str) -> ApprovalRecord | None:
-        with self._lock:
-            return self._current(approval_id, self.clock())
-
-    def find(self, caller: Caller, session: str | None, call_id: str) -> ApprovalRecord | None:
-        key = caller_key(caller)
-        with self._lock:
-            for record in reversed(self._records.values()):
-                if (
-                    record.call_id == call_id
-                    and record.session == session
-                    and record.caller_key == key
-                ):
-                    return self._current(record.id, self.clock())
+    def close(self) -> None:
         return None
 
-    def answer(self, approval_id: str, approved: bool, by: str, note: str = "") -> ApprovalRecord:
-        now = self.clock()
-        with self._lock:
-            record = self._current(approval_id, now)
-            if record is None:
-                raise ApprovalError(f"no approval request {approval_id}")
-            if record.status == "expired":
-                raise ApprovalError(f"approval request {approval_id} has expired")
-            if record.status != "pending":
-                raise ApprovalError(f"approval request {approval_id} is already {record.status}")
-            status: Status = "approved" if approved else "denied"
-            record = replace(record, status=status, answered=now, by=by, note=note)
-            self._records[approval_id] = record
-            return record
 
-    def time_out(self, approval_id: str, note: str) -> ApprovalRecord | None:
-        now = self.clock()
-        with self._lock:
-            record = self._current(approval_id, now)
-            if record is not None and record.status == "pending":
-                record = replace(record, status="timeout", answered=now, by="toolwall", note=note)
-                self._records[approval_id] = record
-            return record
-
-    def consume(self, approval_id: str, digest: str) -> ApprovalRecord:
-        now = self.clock()
-        with self._lock:
-            record = self._current(approval_id, now)
-            problem = unusable(record, approval_id, digest, now)
-            if problem is not None:
-                raise ApprovalError(problem)
-            assert record is not None
-            record = replace(record, consumed=now)
-            self._records[approval_id] = record
-            return record
-
-    def entries(self, status: Status | None = None, limit: int = 200) -> list[ApprovalRecord]:
-        now = self.clock()
-        with self._lock:
-            records = [self._current(k, now) for k in reversed(self._records)]
-        return [r for r in records if r is not None and (status is None or r.status == status)][
-            :limit
-        ]
-
-    def _current(self, approval_id: str, now: float) -> ApprovalRecord | None:
-        """The record, with a pending one past its ttl shown (and kept) as expired."""
-        record = self._records.get(approval_id)
-        if record is not None and record.status == "pending" and now >= record.expires:
-            record = replace(record, status="expired")
-            self._records[approval_id] = record
-        return record
-
-
-def _settled(record: ApprovalRecord, now: float) -> bool:
-    """Whether a record can be dropped without changing any later answer: nothing can use it."""
-    if record.status == "pending":
-        return now >= record.expires
-    return record.status != "approved" or record.consumed is not None or now >= record.expires
-
-
-def unusable(
-    record: ApprovalRecord | None, approval_id: str, digest: str, now: float
-) -> str | None:
-    """Why an approval cannot release the call with `digest` now (None: it can, once).
-
-    The one statement of the rule every backend enforces: approved, unused, unexpired, and given
-    for exactly this call.
-    """
-    if record is None:
-        return f"approval request {approval_id} does not exist"
-    if record.status != "approved":
-        return f"approval request {approval_id} is {record.status}"
-    if record.digest != digest:
-        return f"approval {approval_id} was given for a different call"
-    if record.consumed is not None:
-        return f"approval {approval_id} was already used"
-    if now >= record.expires:
-        return f"approval {approval_id} expired before it was used"
-    return None
-
-
-class _CachedDecision(NamedTuple):
-    digest: str
-    decision: Decision
-
-
-class MemoryDecisions:
-    """Decisions by (caller, session, call id), bounded: the oldest is forgotten first.
-
-    Forgetting one only means the call is decided (and audited) again if its hook fires again;
-    an approval is never carried by this cache, so nothing becomes more permissive.
-    """
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[DecisionKey, _CachedDecision] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: DecisionKey, digest: str) -> Decision | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        return entry.decision if entry is not None and entry.digest == digest else None
-
-    def latest(self, key: DecisionKey) -> Decision | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        return entry.decision if entry is not None else None
-
-    def put(self, key: DecisionKey, digest: str, decision: Decision) -> None:
-        with self._lock:
-            self._entries[key] = _CachedDecision(digest, decision)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+def memory_state(
+    approvals: Any = None,
+    *,
+    max_sessions: int = 10_000,
+    max_tools_per_session: int = 256,
+    max_remembered_calls: int = 1024,
+    session_ttl_s: float = 86_400.0,
+) -> State:
+    """A state kept in this process's memory; `approvals` replaces the memory approval store
+    (an approver that answers from a store of its own brings it)."""
+    sessions = MemorySessions(
+        max_sessions,
+        max_tools_per_session=max_tools_per_session,
+        max_remembered_calls=max_remembered_calls,
+        session_ttl_s=session_ttl_s,
+    )
+    store = approvals if approvals is not None else MemoryApprovals()
+    decisions = MemoryDecisions()
+    return State(sessions, store, decisions, "memory", (MemoryEngine(sessions, store, decisions),))

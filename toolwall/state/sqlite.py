@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolwall.model import ApprovalRequest, Caller
-from toolwall.state.base import ApprovalError, ApprovalRecord, Status
-from toolwall.state.memory import unusable
+from toolwall.state.base import ApprovalError, ApprovalRecord, Status, unusable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
