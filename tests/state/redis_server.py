@@ -51,25 +51,10 @@ class RedisServer:
             pytest.skip(MISSING)
         self.folder.mkdir(parents=True, exist_ok=True)
         log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - the server writes it
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--dir", str(self.folder), "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.folder),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                *self.extra,
-            ],  # fmt: skip
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [*command, *self.extra], stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         deadline = time.monotonic() + 10
