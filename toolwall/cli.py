@@ -34,6 +34,7 @@ COMMANDS = [
     "toolwall.commands.token",
     "toolwall.commands.audit",
     "toolwall.commands.approvals",
+    "toolwall.commands.state",
     "toolwall.commands.mcp",
     "toolwall.commands.test",
     "toolwall.commands.fuzz",

@@ -162,6 +162,22 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 `+cluster` (Redis Cluster) or `+sentinel` (a primary found through Sentinel) after redis/rediss."""
 
 
+def check_redis_url(url: str) -> None:
+    """`ValueError` unless `url` has a Redis URL scheme the state can use."""
+    scheme = url.partition("://")[0].lower()
+    base, _, mode = scheme.partition("+")
+    if (
+        "://" not in url
+        or base not in REDIS_SCHEMES
+        or mode not in ("", "cluster", "sentinel")
+        or (mode and base == "unix")
+    ):
+        raise ValueError(
+            f"url: {url.partition('://')[0]!r} is not a Redis URL scheme (redis://, rediss://, "
+            "unix://, redis+cluster://, redis+sentinel://, and the same with rediss)"
+        )
+
+
 class StateConfig(_Section):
     """Where sessions, approvals and call-id decisions live (`toolwall.state`).
 
@@ -181,6 +197,14 @@ class StateConfig(_Section):
     max_tools_per_session: int = Field(default=256, gt=0, le=65_535)
     max_remembered_calls: int = Field(default=1024, gt=0, le=1_000_000)
 
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_braces(cls, value: str) -> str:
+        # The prefix becomes the keys' hash tag ({prefix}): a brace in it would cut the tag.
+        if "{" in value or "}" in value:
+            raise ValueError("a key prefix cannot contain { or }")
+        return value
+
     @model_validator(mode="after")
     def _url_for_backend(self) -> StateConfig:
         if self.backend == "memory":
@@ -192,25 +216,8 @@ class StateConfig(_Section):
         if not self.url:
             example = "redis://127.0.0.1:6379/0" if self.backend == "redis" else "state.db"
             raise ValueError(f'backend = "{self.backend}" needs a url, e.g. url = "{example}"')
-        if self.backend == "redis":
-            scheme = self.url.partition("://")[0].lower()
-            base, _, mode = scheme.partition("+")
-            if (
-                "://" not in self.url
-                or base not in REDIS_SCHEMES
-                or mode
-                not in (
-                    "",
-                    "cluster",
-                    "sentinel",
-                )
-                or (mode and base == "unix")
-            ):
-                raise ValueError(
-                    f"url: {self.url.partition('://')[0]!r} is not a Redis URL scheme (redis://, "
-                    "rediss://, unix://, redis+cluster://, redis+sentinel://, and the same "
-                    "with rediss)"
-                )
+        if self.backend == "redis" and not self.url.startswith("${"):
+            check_redis_url(self.url)  # a URL from the environment is checked when it is read
         return self
 
 

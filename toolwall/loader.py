@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolwall.audit.log import AuditLog
-from toolwall.config import Config
+from toolwall.config import Config, check_redis_url
 from toolwall.enforce.approvers import Approver, Console, DenyAll, QueueApprover
 from toolwall.errors import ConfigError
 from toolwall.schemas.registry import SchemaRegistry
@@ -92,7 +92,12 @@ def build_state(config: Config, approvals: ApprovalStore | None = None) -> State
                 f'[state] backend = "redis" needs the redis client: pip install '
                 f"'toolwall[redis]' ({exc})"
             ) from None
-        state = redis_state(expand_env(settings.url, "[state] url"), settings)
+        url = expand_env(settings.url, "[state] url")
+        try:
+            check_redis_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"[state] {exc}") from None
+        state = redis_state(url, settings)
     if approvals is not None:
         state = replace(state, approvals=approvals)
     return state

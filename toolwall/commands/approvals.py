@@ -5,7 +5,9 @@
     toolwall approvals approve ID [--note TEXT] [--by NAME]
     toolwall approvals deny ID [--note TEXT] [--by NAME]
 
-The queue is `--queue`, or the `[approvals] queue` of `--config`.
+The queue is `--queue`; else, with a shared `[state]` backend (SQLite, Redis) in `--config`, that
+backend's approvals (answered here, used by whichever replica holds the call); else the
+`[approvals] queue` of `--config`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from toolwall.cli import EXIT_FINDING, EXIT_OK, add_config_option, console, err_
 from toolwall.config import Config
 from toolwall.enforce.approvers import args_diff, current_user
 from toolwall.errors import ToolwallError
-from toolwall.state.base import ApprovalError, ApprovalRecord
+from toolwall.state.base import ApprovalError, ApprovalRecord, ApprovalStore
 from toolwall.state.sqlite import SQLiteApprovals
 
 STATUS_STYLE = {
@@ -61,26 +63,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         answer.set_defaults(func=run_answer, approved=approved)
 
 
-def open_queue(args: argparse.Namespace) -> SQLiteApprovals:
-    """The queue of `--queue` or `--config`; it must exist (listing never creates one)."""
+def open_queue(args: argparse.Namespace) -> tuple[ApprovalStore, str]:
+    """The approval store to work and a name for it: `--queue`, else the `[state]` backend of
+    `--config` when it is shared (SQLite or Redis: the approvals of every replica), else the
+    `[approvals] queue` file. A queue file must exist (listing never creates one)."""
     if args.queue is not None:
         path: Path = args.queue
     else:
         config = Config.load(args.config)
+        if config.state.backend != "memory":
+            from toolwall.loader import build_state
+
+            return build_state(config).approvals, f"[state] {config.state.backend}"
         path = config.resolve(config.approvals.queue)
     if not path.is_file():
         raise ToolwallError(
             f"{path}: no approval queue here (it is created by a firewall whose "
             '[approvals] approver = "queue")'
         )
-    return SQLiteApprovals(path)
+    return SQLiteApprovals(path), str(path)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    queue = open_queue(args)
+    queue, where = open_queue(args)
     entries = queue.entries(None if args.all else "pending")
     now = time.time()
-    table = Table(title=f"{queue.path}  ({len(entries)} {'requests' if args.all else 'pending'})")
+    title = f"{where}  ({len(entries)} {'requests' if args.all else 'pending'})"
+    table = Table(title=Text(title))
     for column in ("id", "age", "status", "tool", "caller", "session", "reason", "expires in"):
         table.add_column(column, overflow="fold")
     for entry in entries:
@@ -101,7 +110,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    entry = open_queue(args).get(args.id)
+    entry = open_queue(args)[0].get(args.id)
     if entry is None:
         raise ToolwallError(f"no approval request {args.id}")
     console.print(render_entry(entry))
@@ -109,7 +118,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    queue = open_queue(args)
+    queue, _ = open_queue(args)
     by = args.by or current_user()
     try:
         entry = queue.answer(args.id, args.approved, by=by, note=args.note)

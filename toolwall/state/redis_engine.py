@@ -132,6 +132,12 @@ class RedisEngine:
                 f"Redis at {self.where} did not answer within {self.timeout_s:g} s "
                 f"([state] timeout_s): {exc}"
             ) from None
+        except redis.exceptions.AuthenticationError as exc:
+            raise StateUnavailable(
+                f"Redis at {self.where} refused the credentials: {exc}"
+            ) from None
+        except redis.exceptions.ConnectionError as exc:
+            raise StateUnavailable(f"Redis at {self.where} cannot be reached: {exc}") from None
         except redis.exceptions.RedisError as exc:
             raise StateUnavailable(
                 f"Redis at {self.where} failed: {type(exc).__name__}: {exc}"
