@@ -10,7 +10,7 @@ CODE   := $(wildcard toolwall tests benchmarks examples)
 BENCH_VENV := .venv-bench
 BENCH      := $(BENCH_VENV)/.bench-installed
 
-.PHONY: demo test fuzz lint format bench examples clean
+.PHONY: demo test fuzz lint format bench examples clean redis-server
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "toolwall needs Python 3.11 or newer (set PYTHON=...)")'
@@ -39,7 +39,19 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# The Redis backend's tests run a real redis-server (Debian's package), installed when missing.
+REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+
+redis-server:
+ifeq ($(REDIS_SERVER),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else \
+		echo "redis-server is missing: run 'sudo apt-get install -y redis-server' (the Redis tests need it)"; exit 1; \
+	fi
+endif
+
+test: lint redis-server
 	$(BIN)/python -m pytest
 
 # Search every tool for a call the demo policy gets wrong (prints a test case if it finds one).
@@ -61,8 +73,9 @@ $(BENCH): pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
-# One process, one run: cases 1-5 of docs/performance.md; writes benchmarks/results.json.
-bench: $(BENCH)
+# One process, one run: cases 1-6 of docs/performance.md (6 starts a redis-server); writes
+# benchmarks/results.json.
+bench: $(BENCH) redis-server
 	$(BENCH_VENV)/bin/python -m benchmarks
 
 clean:

@@ -18,6 +18,7 @@ FRAMEWORKS = (
     "agents",
     "pydantic_ai",
     "mcp",
+    "redis",
 )
 
 

@@ -36,9 +36,12 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; `url` points at it."""
 
-    def __init__(self, folder: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, *extra: str, port: int | None = None, config: Path | None = None
+    ) -> None:
         self.folder = folder
         self.extra = extra
+        self.config = config  # a configuration file (Sentinel needs one it can rewrite)
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -51,7 +54,8 @@ class RedisServer:
             pytest.skip(MISSING)
         self.folder.mkdir(parents=True, exist_ok=True)
         log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - the server writes it
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = [REDIS_SERVER, *([str(self.config)] if self.config else [])]
+        command += ["--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--dir", str(self.folder), "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(
             [*command, *self.extra], stdout=log, stderr=subprocess.STDOUT

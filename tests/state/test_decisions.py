@@ -27,9 +27,8 @@ def test_a_decision_is_found_for_its_call_only(make_state: StateFactory) -> None
     assert state.decisions.latest((caller_key(BOB), "other", "call-1")) is None
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"], indirect=True)
 def test_a_replica_meets_the_decision_another_made(make_state: StateFactory, backend: str) -> None:
-    if backend == "memory":
-        pytest.skip("the memory backend is one process's: there is no other replica")
     first = Firewall(unknown_tool="allow", state=make_state())
     second = Firewall(unknown_tool="allow", state=make_state())
     call = ToolCall(tool="email.send", args={"to": ["a@b.test"]}, id="call-1")

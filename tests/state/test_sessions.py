@@ -172,9 +172,9 @@ def test_a_session_of_its_own_is_shared_with_nobody(make_state: StateFactory) ->
     turn.finish(None)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"], indirect=True)
 def test_states_over_one_storage_share_it(make_state: StateFactory, backend: str) -> None:
-    if backend == "memory":
-        pytest.skip("the memory backend is one process's: nothing to share")
+    """SQLite and Redis: states over one storage are processes of one deployment."""
     first, second = make_state(), make_state()
     run(first, "s", "email.send")
     first.sessions.taint("s", "web.fetch")

@@ -234,12 +234,7 @@ class Pipeline:
         except Exception as exc:
             logger.exception("toolwall: internal error while recording a call to %s", decision.tool)
             reason = Reason(ReasonKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-        return replace(
-            decision,
-            action=Action.BLOCK,
-            reasons=(*decision.reasons, reason),
-            trace=(*decision.trace, TraceEntry("state", "block", reason.message)),
-        )
+        return blocked_by(decision, reason, "state")
 
     def _normalize(self, raw_args: Any) -> tuple[dict[str, Any], bool]:
         """The checked arguments, and whether they hold exact JSON types only (parsed text
@@ -304,12 +299,17 @@ class Pipeline:
             if self.audit.on_failure == "allow" or decision.action is Action.BLOCK:
                 return decision
             reason = Reason(ReasonKind.AUDIT, f"the audit record could not be written: {exc}")
-            return replace(
-                decision,
-                action=Action.BLOCK,
-                reasons=(*decision.reasons, reason),
-                trace=(*decision.trace, TraceEntry("audit", "block", reason.message)),
-            )
+            return blocked_by(decision, reason, "audit")
+
+
+def blocked_by(decision: Decision, reason: Reason, stage: str) -> Decision:
+    """`decision` turned into a block by a stage after the rules (the state, the audit)."""
+    return replace(
+        decision,
+        action=Action.BLOCK,
+        reasons=(*decision.reasons, reason),
+        trace=(*decision.trace, TraceEntry(stage, "block", reason.message)),
+    )
 
 
 def unpack(call: CallLike) -> tuple[Any, Any, str | None]:

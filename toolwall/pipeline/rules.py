@@ -4,13 +4,25 @@ The engine knows nothing about the rule language. It asks a `RuleEngine` for a v
 normalised, granted, schema-valid call, and whether a tool's results taint the session.
 `toolwall.policy` provides the implementation compiled from `.tw` files; `NoRules` allows everything
 the earlier stages let through.
+
+An engine may also say what the rules covering a tool read of the past,
+`session_needs(tool) -> SessionNeeds`, so that a remote state backend fetches it in the turn's one
+round trip (the compiled policy does); an engine that does not is taken to read the session, with
+no time windows.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from toolwall.model import ALLOW_VERDICT, Caller, RuleVerdict, SessionView
+from toolwall.model import (
+    ALLOW_VERDICT,
+    READS_NOTHING,
+    Caller,
+    RuleVerdict,
+    SessionNeeds,
+    SessionView,
+)
 
 
 @runtime_checkable
@@ -43,3 +55,6 @@ class NoRules:
 
     def rules_for(self, tool: str) -> list[str]:
         return []
+
+    def session_needs(self, tool: str) -> SessionNeeds:
+        return READS_NOTHING

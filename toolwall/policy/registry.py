@@ -135,27 +135,22 @@ def called(session: SessionView, pattern: Any) -> bool:
     return session.count(pattern) > 0
 
 
-def _window_pattern(name: str, pattern: Any, seconds: Any) -> None:
-    if not isinstance(pattern, str):
-        raise RuleEvalError(f"{name}() needs a tool pattern string")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise RuleEvalError(f"{name}() needs a number of seconds, not {an(seconds)}")
+def _window(name: str) -> Callable[[SessionView, Any, Any], int]:
+    """`count_within` or `caller_count_within`: the view's method of the same name, with the
+    arguments checked and a count the state cannot give exactly turned into a rule error."""
 
+    def count(session: SessionView, pattern: Any, seconds: Any) -> int:
+        if not isinstance(pattern, str):
+            raise RuleEvalError(f"{name}() needs a tool pattern string")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise RuleEvalError(f"{name}() needs a number of seconds, not {an(seconds)}")
+        try:
+            counted: int = getattr(session, name)(pattern, seconds)
+        except StateIncomplete as exc:
+            raise RuleEvalError(f"{name}(): {exc}") from None
+        return counted
 
-def count_within(session: SessionView, pattern: Any, seconds: Any) -> int:
-    _window_pattern("count_within", pattern, seconds)
-    try:
-        return session.count_within(pattern, seconds)
-    except StateIncomplete as exc:
-        raise RuleEvalError(f"count_within(): {exc}") from None
-
-
-def caller_count_within(session: SessionView, pattern: Any, seconds: Any) -> int:
-    _window_pattern("caller_count_within", pattern, seconds)
-    try:
-        return session.caller_count_within(pattern, seconds)
-    except StateIncomplete as exc:
-        raise RuleEvalError(f"caller_count_within(): {exc}") from None
+    return count
 
 
 def replace_all(value: Any, regex: Regex, replacement: Any) -> Any:
@@ -258,7 +253,7 @@ BUILTINS: Final[Mapping[str, Builtin]] = declare(
         "count_within",
         _WINDOW,
         NUMBER,
-        count_within,
+        _window("count_within"),
         "how many calls of this session to tools matching the glob ran in the last `seconds` "
         "(exact; a rule error when the window reaches past what the state remembers)",
         needs=("session",),
@@ -268,7 +263,7 @@ BUILTINS: Final[Mapping[str, Builtin]] = declare(
         "caller_count_within",
         _WINDOW,
         NUMBER,
-        caller_count_within,
+        _window("caller_count_within"),
         "how many calls of this caller, in all its sessions, to tools matching the glob ran in "
         "the last `seconds` (exact, like `count_within`)",
         needs=("session",),

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from toolwall.model import Action, Caller, Decision, Reason, ReasonKind, TraceEntry
+from toolwall.state.base import DecisionKey
 
 _TRACE_FIELDS = ("detail", "rule", "location", "when", "unless", "fired", "error")
 
@@ -83,3 +84,19 @@ def decision_from_json(text: str | bytes) -> Decision:
         caller=Caller(**data["caller"]),
         session=data["session"],
     )
+
+
+class StoredDecisions:
+    """What a decision store that keeps (digest, decision) per key answers; a backend says how
+    it reads one (`_read`) and writes one (`put`)."""
+
+    def _read(self, key: DecisionKey) -> tuple[str, Decision] | None:
+        raise NotImplementedError
+
+    def get(self, key: DecisionKey, digest: str) -> Decision | None:
+        found = self._read(key)
+        return found[1] if found is not None and found[0] == digest else None
+
+    def latest(self, key: DecisionKey) -> Decision | None:
+        found = self._read(key)
+        return found[1] if found is not None else None

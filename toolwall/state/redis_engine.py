@@ -34,12 +34,11 @@ def connect(url: str, timeout_s: float) -> Any:
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
         "retry": Retry(NoBackoff(), 0),
-        "retry_on_timeout": False,
     }
     if mode == "cluster":
         from redis.cluster import RedisCluster
 
-        return RedisCluster.from_url(f"{base}://{rest}", cluster_error_retry_attempts=0, **options)
+        return RedisCluster.from_url(f"{base}://{rest}", **options)
     if mode == "sentinel":
         return _sentinel_primary(base, rest, options)
     return redis.Redis.from_url(url, **options)

@@ -34,7 +34,7 @@ from typing import Any
 
 from toolwall.model import Decision, SessionNeeds
 from toolwall.state.base import DecisionKey, State, StateLimit, StateUnavailable
-from toolwall.state.codec import decision_from_json, decision_to_json
+from toolwall.state.codec import StoredDecisions, decision_from_json, decision_to_json
 from toolwall.state.redis_approvals import RedisApprovals
 from toolwall.state.redis_engine import RedisEngine, text
 from toolwall.state.snapshot import Snapshot
@@ -230,7 +230,7 @@ def _window_counts(flat: list[Any], windows: list[float]) -> dict[float, dict[st
 # -- decisions by call id -----------------------------------------------------------------------
 
 
-class RedisDecisions:
+class RedisDecisions(StoredDecisions):
     """Decisions by call id, for `session_ttl_s`."""
 
     def __init__(self, engine: RedisEngine, session_ttl_s: float = 86_400.0) -> None:
@@ -253,14 +253,6 @@ class RedisDecisions:
             raise StateUnavailable(
                 f"Redis at {self.engine.where} holds a decision that cannot be read: {exc}"
             ) from None
-
-    def get(self, key: DecisionKey, digest: str) -> Decision | None:
-        found = self._read(key)
-        return found[1] if found is not None and found[0] == digest else None
-
-    def latest(self, key: DecisionKey) -> Decision | None:
-        found = self._read(key)
-        return found[1] if found is not None else None
 
     def put(self, key: DecisionKey, digest: str, decision: Decision) -> None:
         name, value = self._key(key), f"{digest}\n{decision_to_json(decision)}"

@@ -37,7 +37,7 @@ from toolwall.state.base import (
     StateLimit,
     StateUnavailable,
 )
-from toolwall.state.codec import decision_from_json, decision_to_json
+from toolwall.state.codec import StoredDecisions, decision_from_json, decision_to_json
 from toolwall.state.snapshot import Snapshot
 from toolwall.state.sqlite import SQLiteApprovals
 
@@ -477,7 +477,7 @@ def _horizon(owner: tuple[Any, ...] | None) -> float:
 # -- decisions by call id -----------------------------------------------------------------------
 
 
-class SQLiteDecisions:
+class SQLiteDecisions(StoredDecisions):
     """Decisions by call id in the state file, for `session_ttl_s`."""
 
     def __init__(self, file: SQLiteFile) -> None:
@@ -496,14 +496,6 @@ class SQLiteDecisions:
             return row[0], decision_from_json(row[1])
         except (ValueError, KeyError, TypeError) as exc:
             raise StateUnavailable(f"a stored decision cannot be read: {exc}") from None
-
-    def get(self, key: DecisionKey, digest: str) -> Decision | None:
-        found = self._read(key)
-        return found[1] if found is not None and found[0] == digest else None
-
-    def latest(self, key: DecisionKey) -> Decision | None:
-        found = self._read(key)
-        return found[1] if found is not None else None
 
     def put(self, key: DecisionKey, digest: str, decision: Decision) -> None:
         expires = self.file.clock() + self.file.ttl_s
