@@ -349,6 +349,9 @@ def print_tables(
             ratio,
         )
     console.print(table)
+    memory = state_backends.bytes_note(rows)
+    if memory:
+        console.print(f"case 6: Redis used {memory}")
     load_table = Table(title="Policy load (case 3)", title_justify="left")
     for name in (
         "policy",
