@@ -77,7 +77,7 @@ def build_state(config: Config, approvals: ApprovalStore | None = None) -> State
             session_ttl_s=settings.session_ttl_s,
         )
     if settings.backend == "sqlite":
-        from toolwall.state.sqlite_state import sqlite_state
+        from toolwall.state.sqlite import sqlite_state
 
         path = config.resolve(Path(expand_env(settings.url, "[state] url")))
         try:

@@ -13,7 +13,7 @@ import pytest
 from tests.state.redis_server import RedisServer
 from toolwall.config import StateConfig
 from toolwall.state import State, memory_state
-from toolwall.state.sqlite_state import sqlite_state
+from toolwall.state.sqlite import sqlite_state
 
 BACKENDS = ["memory", "sqlite", "redis"]
 _prefixes = itertools.count()

@@ -2,7 +2,8 @@
 stopped (or killed, or restarted on the same port) by the test.
 
 Debian's `redis-server` package; `make test` and `.ci/run` install it when it is missing. Where
-it truly cannot be installed the Redis tests skip, saying so.
+it truly cannot be installed the Redis tests skip, saying so. `TOOLWALL_TEST_REDIS_SERVER` names
+another server binary to run them against (a `valkey-server`, for one).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REDIS_SERVER = shutil.which("redis-server")
+REDIS_SERVER = os.environ.get("TOOLWALL_TEST_REDIS_SERVER") or shutil.which("redis-server")
 MISSING = (
     "redis-server is not installed: `make test` installs it (apt-get install -y redis-server); "
     "the Redis backend's tests need a real server"
@@ -27,10 +28,13 @@ MISSING = (
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free loopback port at most 55535: a cluster node also listens 10,000 above its port."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port <= 55535:
+            return port
 
 
 class RedisServer:

@@ -12,7 +12,7 @@ from toolwall import ConfigError, Firewall
 from toolwall.config import Config
 from toolwall.state.memory import MemorySessions
 from toolwall.state.redis_state import RedisSessions
-from toolwall.state.sqlite_state import SQLiteSessions
+from toolwall.state.sqlite_sessions import SQLiteSessions
 
 
 def load(tmp_path: Path, text: str) -> Config:

@@ -8,8 +8,8 @@ after its owner's last activity.
 A turn costs one round trip (`lua/turn.lua`): the script reads what the tool's rules need
 (`SessionNeeds`: the session's hash and the counts within each window the rules use) and, when
 they read anything, *reserves* the call, recording it as if it ran, all atomically inside Redis.
-So of N replicas deciding for one session at once, the first N in the order Redis runs their
-scripts see the calls before theirs, and a `count()` limit admits exactly the limit. A call
+So of N replicas deciding for one session at once, each sees the calls whose scripts Redis ran
+before its own, and a `count()` limit admits exactly the limit. A call
 that does not run after all (blocked, escalated) is released in a second round trip
 (`lua/release.lua`); meanwhile others count one call too many, which can only make them
 stricter. A call whose rules read nothing is recorded when it finishes, in one round trip, and

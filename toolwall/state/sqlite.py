@@ -4,6 +4,9 @@ Approvals live in one SQLite file (WAL mode) that every process of the machine o
 waiting for an answer, `toolwall approvals` in another terminal, the service's console. The file
 is created owner-only (0600). Every state change is one `BEGIN IMMEDIATE` transaction, so two
 answers or two uses of one approval cannot both win.
+
+With `[state] backend = "sqlite"` the same file holds the sessions (`sqlite_sessions`) and the
+decisions by call id (`SQLiteDecisions`); `sqlite_state` builds the three.
 """
 
 from __future__ import annotations
@@ -18,8 +21,19 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolwall.model import ApprovalRequest, Caller
-from toolwall.state.base import ApprovalError, ApprovalRecord, Status, unusable
+from toolwall.model import ApprovalRequest, Caller, Decision
+from toolwall.state.base import (
+    ApprovalError,
+    ApprovalRecord,
+    DecisionKey,
+    Health,
+    State,
+    StateUnavailable,
+    Status,
+    unusable,
+)
+from toolwall.state.codec import StoredDecisions, decision_from_json, decision_to_json
+from toolwall.state.sqlite_sessions import SQLiteFile, SQLiteSessions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
@@ -229,3 +243,84 @@ class SQLiteApprovals:
             "UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND expires <= ?",
             (now,),
         )
+
+
+# -- decisions by call id -----------------------------------------------------------------------
+
+
+class SQLiteDecisions(StoredDecisions):
+    """Decisions by call id in the state file, for `session_ttl_s`."""
+
+    def __init__(self, file: SQLiteFile) -> None:
+        self.file = file
+
+    def _read(self, key: DecisionKey) -> tuple[str, Decision] | None:
+        row = self.file.run(
+            lambda db: db.execute(
+                "SELECT digest, decision FROM decisions WHERE key = ? AND expires > ?",
+                (_key(key), self.file.clock()),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            return row[0], decision_from_json(row[1])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateUnavailable(f"a stored decision cannot be read: {exc}") from None
+
+    def put(self, key: DecisionKey, digest: str, decision: Decision) -> None:
+        expires = self.file.clock() + self.file.ttl_s
+        self.file.run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO decisions (key, digest, decision, expires) "
+                "VALUES (?, ?, ?, ?)",
+                (_key(key), digest, decision_to_json(decision), expires),
+            )
+        )
+
+
+def _key(key: DecisionKey) -> str:
+    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+
+
+# -- the state ----------------------------------------------------------------------------------
+
+
+class SQLiteEngine:
+    """The state file as an `Engine`, with the approvals' counts."""
+
+    def __init__(self, file: SQLiteFile, approvals: SQLiteApprovals) -> None:
+        self.file = file
+        self.approvals = approvals
+
+    def health(self) -> Health:
+        return self.file.health()
+
+    def stats(self) -> dict[str, Any]:
+        out = self.file.stats()
+        entries = self.approvals.entries(limit=1 << 30)
+        out["approvals"] = len(entries)
+        out["pending_approvals"] = sum(1 for e in entries if e.status == "pending")
+        return out
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def sqlite_state(path: str | os.PathLike[str], settings: Any) -> State:
+    """Sessions, approvals and decisions in one SQLite file; `settings` is a `StateConfig`."""
+    file = SQLiteFile(
+        path,
+        timeout_s=settings.timeout_s,
+        session_ttl_s=settings.session_ttl_s,
+        max_tools_per_session=settings.max_tools_per_session,
+        max_remembered_calls=settings.max_remembered_calls,
+    )
+    approvals = SQLiteApprovals(path)
+    return State(
+        SQLiteSessions(file),
+        approvals,
+        SQLiteDecisions(file),
+        "sqlite",
+        (SQLiteEngine(file, approvals),),
+    )

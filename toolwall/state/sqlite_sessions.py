@@ -1,8 +1,8 @@
-"""The SQLite backend for sessions and decisions: one machine, several processes, durable.
+"""Sessions in the SQLite state file: one machine, several processes, durable.
 
-The whole state lives in one file (`[state] url`), WAL mode, owner-only (0600), next to the
-approvals (`toolwall.state.sqlite`). Every process of the machine opens it; each thread keeps a
-connection of its own.
+The whole state lives in one file (`[state] url`), WAL mode, owner-only (0600): the sessions
+here, the approvals and decisions by call id in `toolwall.state.sqlite`. Every process of the
+machine opens it; each thread keeps a connection of its own (`SQLiteFile`).
 
 A turn is one `BEGIN IMMEDIATE` transaction that reads what the tool's rules need
 (`SessionNeeds`) and, when they read anything, *reserves* the call: it is recorded at once, as
@@ -19,7 +19,6 @@ it is deleted the next time it is touched, and a sweep deletes the rest now and 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sqlite3
@@ -29,17 +28,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from toolwall.model import Decision, SessionNeeds
-from toolwall.state.base import (
-    DecisionKey,
-    Health,
-    State,
-    StateLimit,
-    StateUnavailable,
-)
-from toolwall.state.codec import StoredDecisions, decision_from_json, decision_to_json
+from toolwall.model import SessionNeeds
+from toolwall.state.base import Health, StateLimit, StateUnavailable
 from toolwall.state.snapshot import Snapshot
-from toolwall.state.sqlite import SQLiteApprovals
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS owners (
@@ -472,84 +463,3 @@ class SQLiteSessions:
 
 def _horizon(owner: tuple[Any, ...] | None) -> float:
     return owner[3] if owner is not None and owner[3] is not None else -math.inf
-
-
-# -- decisions by call id -----------------------------------------------------------------------
-
-
-class SQLiteDecisions(StoredDecisions):
-    """Decisions by call id in the state file, for `session_ttl_s`."""
-
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
-
-    def _read(self, key: DecisionKey) -> tuple[str, Decision] | None:
-        row = self.file.run(
-            lambda db: db.execute(
-                "SELECT digest, decision FROM decisions WHERE key = ? AND expires > ?",
-                (_key(key), self.file.clock()),
-            ).fetchone()
-        )
-        if row is None:
-            return None
-        try:
-            return row[0], decision_from_json(row[1])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StateUnavailable(f"a stored decision cannot be read: {exc}") from None
-
-    def put(self, key: DecisionKey, digest: str, decision: Decision) -> None:
-        expires = self.file.clock() + self.file.ttl_s
-        self.file.run(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO decisions (key, digest, decision, expires) "
-                "VALUES (?, ?, ?, ?)",
-                (_key(key), digest, decision_to_json(decision), expires),
-            )
-        )
-
-
-def _key(key: DecisionKey) -> str:
-    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
-
-
-# -- the state ----------------------------------------------------------------------------------
-
-
-class SQLiteEngine:
-    """The state file as an `Engine`, with the approvals' counts."""
-
-    def __init__(self, file: SQLiteFile, approvals: SQLiteApprovals) -> None:
-        self.file = file
-        self.approvals = approvals
-
-    def health(self) -> Health:
-        return self.file.health()
-
-    def stats(self) -> dict[str, Any]:
-        out = self.file.stats()
-        entries = self.approvals.entries(limit=1 << 30)
-        out["approvals"] = len(entries)
-        out["pending_approvals"] = sum(1 for e in entries if e.status == "pending")
-        return out
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def sqlite_state(path: str | os.PathLike[str], settings: Any) -> State:
-    """Sessions, approvals and decisions in one SQLite file; `settings` is a `StateConfig`."""
-    file = SQLiteFile(
-        path,
-        timeout_s=settings.timeout_s,
-        session_ttl_s=settings.session_ttl_s,
-        max_tools_per_session=settings.max_tools_per_session,
-        max_remembered_calls=settings.max_remembered_calls,
-    )
-    approvals = SQLiteApprovals(path)
-    return State(
-        SQLiteSessions(file),
-        approvals,
-        SQLiteDecisions(file),
-        "sqlite",
-        (SQLiteEngine(file, approvals),),
-    )
